@@ -1,0 +1,472 @@
+"""Training: turn datasets into the trainer's flat arrays and run epochs of the Cython core.
+
+The Python side prepares everything once (packed sequences, token counts, event -> cell CSR,
+negative-sampling groups, the embedding table); each epoch then runs entirely inside
+:func:`cellspace._core.train_range` without the GIL. Memory is constant across epochs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from cellspace import _core
+from cellspace._version import __version__
+from cellspace.atomic import atomic_path
+from cellspace.dataset import Dataset, TrainingData, combine
+from cellspace.errors import InputError, ParameterError
+from cellspace.kmers import check_k, kmer_row_table, n_kmer_rows
+from cellspace.model import CellSpaceModel
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainParams:
+    """Training parameters; defaults are the reference tool's (algorithm.md, section 8)."""
+
+    dim: int = 30
+    ngrams: int = 3
+    k: int = 8
+    sample_len: int = 150  # 0 = use the whole event ("given")
+    examples_per_event: int = 20
+    epochs: int = 50
+    margin: float = 0.05
+    bucket: int = 2_000_000
+    lr: float = 0.01
+    neg_search_limit: int = 50
+    max_neg_samples: int = 10
+    init_sd: float = 0.001
+    batch_size: int = 5
+    threads: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    seed: int = 0
+    batch_key: str | None = None
+
+    def validate(self) -> TrainParams:
+        check_k(self.k)
+        checks: list[tuple[bool, str]] = [
+            (self.dim >= 2, f"dim must be >= 2, got {self.dim}"),
+            (self.ngrams >= 1, f"ngrams must be >= 1, got {self.ngrams}"),
+            (self.sample_len == 0 or self.sample_len >= self.k,
+             f"sample-len must be >= k ({self.k}) or 0 for whole events, got {self.sample_len}"),
+            (self.examples_per_event >= 1, f"examples-per-event must be >= 1, got {self.examples_per_event}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.margin > 0, f"margin must be > 0, got {self.margin}"),
+            (self.ngrams == 1 or self.bucket >= 1, f"bucket must be >= 1 with ngrams > 1, got {self.bucket}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.neg_search_limit >= 1, f"neg-search-limit must be >= 1, got {self.neg_search_limit}"),
+            (self.max_neg_samples >= 1, f"max-neg-samples must be >= 1, got {self.max_neg_samples}"),
+            (self.init_sd > 0, f"init-sd must be > 0, got {self.init_sd}"),
+            (self.batch_size >= 1, f"batch-size must be >= 1, got {self.batch_size}"),
+            (self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
+            (0 <= self.seed < 2**63, f"seed must be in 0..2^63-1, got {self.seed}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ParameterError(msg)
+        return self
+
+    @property
+    def n_buckets(self) -> int:
+        return self.bucket if self.ngrams > 1 else 0
+
+
+# ----------------------------------------------------------------------------- corpus arrays
+@dataclass
+class Corpus:
+    """Flat arrays the Cython core reads."""
+
+    packed: np.ndarray
+    seq_off: np.ndarray
+    ntok: np.ndarray
+    tokpos_off: np.ndarray
+    tokpos: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    cell_group: np.ndarray
+    group_row_start: np.ndarray
+    gindptr: np.ndarray
+    gindices: np.ndarray
+    n_groups: int
+
+
+def token_positions(data: TrainingData, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Valid k-mer counts per event, and explicit token start positions for events with N.
+
+    Events without N have ``tokpos_off = -1`` (token j starts at base j); the others list the
+    global base position of each k-mer window that contains no N.
+    """
+    seqs = data.sequences
+    lengths = seqs.lengths
+    ntok = np.maximum(lengths - k + 1, 0).astype(np.int64)
+    tokpos_off = np.full(len(lengths), -1, dtype=np.int64)
+    n_per_event = np.diff(np.searchsorted(seqs.n_positions, seqs.offsets))
+    parts: list[np.ndarray] = []
+    total = 0
+    for e in np.flatnonzero(n_per_event > 0):
+        start, stop = int(seqs.offsets[e]), int(seqs.offsets[e + 1])
+        bad = np.zeros(stop - start, dtype=bool)
+        lo, hi = np.searchsorted(seqs.n_positions, [start, stop])
+        bad[seqs.n_positions[lo:hi] - start] = True
+        if stop - start < k:
+            ntok[e] = 0
+            continue
+        win_bad = np.lib.stride_tricks.sliding_window_view(bad, k).any(axis=1)
+        pos = np.flatnonzero(~win_bad).astype(np.int64) + start
+        ntok[e] = len(pos)
+        tokpos_off[e] = total
+        parts.append(pos)
+        total += len(pos)
+    tokpos = np.concatenate(parts) if parts else np.zeros(1, dtype=np.int64)
+    return ntok, tokpos_off, tokpos
+
+
+def negative_groups(data: TrainingData, use_batch: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Groups from which negatives are drawn, as a CSR of (event within group) -> cells.
+
+    Without batches a group is a dataset and its rows are the dataset's events. With batches a
+    group is (dataset, batch) and its rows are the events restricted to the group's cells; a
+    candidate is a random row, then a random cell of it (weighted by accessibility, as the
+    reference tool draws negatives).
+    """
+    ev = data.events
+    if not use_batch:
+        n_ds = len(data.dataset_names)
+        bounds = np.searchsorted(data.event_dataset, np.arange(n_ds + 1)).astype(np.int64)
+        return data.cell_dataset.astype(np.int32), bounds, ev.indptr.astype(np.int64), ev.indices.astype(np.int32)
+    cell_group = data.cell_batch.astype(np.int32)
+    n_groups = int(cell_group.max()) + 1
+    rows = np.repeat(np.arange(ev.shape[0], dtype=np.int64), np.diff(ev.indptr))
+    cells = ev.indices.astype(np.int64)
+    groups = cell_group[cells].astype(np.int64)
+    order = np.lexsort((cells, rows, groups))
+    groups, rows, cells = groups[order], rows[order], cells[order]
+    key = groups * ev.shape[0] + rows
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    gindptr = np.r_[starts, len(key)].astype(np.int64)
+    row_group = groups[starts]
+    group_row_start = np.searchsorted(row_group, np.arange(n_groups + 1)).astype(np.int64)
+    return cell_group, group_row_start, gindptr, cells.astype(np.int32)
+
+
+def build_corpus(data: TrainingData, params: TrainParams) -> Corpus:
+    if params.batch_key is not None and (data.cell_batch < 0).any():
+        raise InputError(f"--batch-key {params.batch_key!r} was given but some datasets have no batch labels")
+    ntok, tokpos_off, tokpos = token_positions(data, params.k)
+    empty = np.flatnonzero(ntok == 0)
+    if len(empty):
+        raise InputError(f"{len(empty)} event(s) have no k-mer without N (k = {params.k})")
+    cell_group, group_row_start, gindptr, gindices = negative_groups(data, params.batch_key is not None)
+    packed = data.sequences.packed
+    if len(packed) == 0:
+        packed = np.zeros(1, dtype=np.uint8)
+    return Corpus(
+        packed=np.ascontiguousarray(packed, dtype=np.uint8),
+        seq_off=np.ascontiguousarray(data.sequences.offsets, dtype=np.int64),
+        ntok=ntok,
+        tokpos_off=tokpos_off,
+        tokpos=np.ascontiguousarray(tokpos, dtype=np.int64),
+        indptr=np.ascontiguousarray(data.events.indptr, dtype=np.int64),
+        indices=np.ascontiguousarray(data.events.indices, dtype=np.int32),
+        cell_group=np.ascontiguousarray(cell_group, dtype=np.int32),
+        group_row_start=group_row_start,
+        gindptr=np.ascontiguousarray(gindptr, dtype=np.int64),
+        gindices=np.ascontiguousarray(gindices, dtype=np.int32),
+        n_groups=len(group_row_start) - 1,
+    )
+
+
+# ----------------------------------------------------------------------------- the table
+def row_stride(dim: int) -> int:
+    """Floats per table row: dim values + the AdaGrad accumulator, padded to 64 bytes."""
+    return int(math.ceil((dim + 1) / 16) * 16)
+
+
+def aligned_table(n_rows: int, stride: int) -> np.ndarray:
+    """A C-contiguous float32 (n_rows, stride) array whose rows start on 64-byte boundaries."""
+    raw = np.empty(n_rows * stride + 16, dtype=np.float32)
+    shift = (-(raw.ctypes.data // 4)) % 16
+    return raw[shift : shift + n_rows * stride].reshape(n_rows, stride)
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training: table (with accumulators), epoch, RNG states."""
+
+    table: np.ndarray
+    epoch: int
+    rng_states: np.ndarray
+    params: TrainParams
+    n_kmers: int
+    n_cells: int
+    losses: list[float] = field(default_factory=list)
+
+
+def init_state(params: TrainParams, n_cells: int) -> TrainState:
+    n_k = n_kmer_rows(params.k)
+    n_rows = n_k + n_cells + params.n_buckets
+    stride = row_stride(params.dim)
+    table = aligned_table(n_rows, stride)
+    rng = np.random.default_rng(params.seed)
+    # fill in slices to keep the temporary small
+    chunk = 1 << 18
+    for s in range(0, n_rows, chunk):
+        e = min(n_rows, s + chunk)
+        table[s:e, : params.dim] = rng.standard_normal((e - s, params.dim), dtype=np.float32) * np.float32(
+            params.init_sd
+        )
+        table[s:e, params.dim :] = 0.0
+    seeds = np.random.SeedSequence(params.seed).generate_state(params.threads * 2, dtype=np.uint64)
+    return TrainState(table=table, epoch=0, rng_states=seeds[::2].copy(), params=params, n_kmers=n_k, n_cells=n_cells)
+
+
+def epoch_key(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, 0xC5]).generate_state(1, dtype=np.uint64)[0])
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(state: TrainState, path: str | Path, fingerprint: str) -> None:
+    """Full state: all rows incl. buckets and AdaGrad accumulators, epoch, RNG states."""
+    with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            checkpoint_version=np.int64(CHECKPOINT_VERSION),
+            table=state.table,
+            epoch=np.int64(state.epoch),
+            rng_states=state.rng_states,
+            params_json=np.array(json.dumps(asdict(state.params), sort_keys=True)),
+            n_kmers=np.int64(state.n_kmers),
+            n_cells=np.int64(state.n_cells),
+            losses=np.asarray(state.losses, dtype=np.float64),
+            fingerprint=np.array(fingerprint),
+        )
+
+
+def load_checkpoint(path: str | Path, params: TrainParams, fingerprint: str) -> TrainState:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            saved = json.loads(str(z["params_json"]))
+            if str(z["fingerprint"]) != fingerprint:
+                raise InputError("checkpoint was made from different input data", path)
+            ignore = {"epochs", "threads"}
+            now = asdict(params)
+            diff = sorted(k for k in now if k not in ignore and now[k] != saved.get(k))
+            if diff:
+                raise InputError(f"checkpoint parameters differ from this run: {', '.join(diff)}", path)
+            stride = row_stride(params.dim)
+            table = aligned_table(*z["table"].shape)
+            table[:] = z["table"]
+            if table.shape[1] != stride:
+                raise InputError("checkpoint table layout does not match", path)
+            rng_states = z["rng_states"].astype(np.uint64)
+            if len(rng_states) != params.threads:
+                # re-derive per-thread streams for a different thread count (still seeded)
+                rng_states = np.random.SeedSequence([params.seed, int(z["epoch"])]).generate_state(
+                    params.threads, dtype=np.uint64
+                )
+            return TrainState(
+                table=table,
+                epoch=int(z["epoch"]),
+                rng_states=rng_states,
+                params=params,
+                n_kmers=int(z["n_kmers"]),
+                n_cells=int(z["n_cells"]),
+                losses=list(z["losses"]),
+            )
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"cannot read checkpoint ({e})", path) from None
+
+
+def data_fingerprint(data: TrainingData) -> str:
+    h = hashlib.sha256()
+    for arr in (data.events.indptr, data.events.indices, data.sequences.packed, data.sequences.offsets):
+        h.update(np.ascontiguousarray(arr).view(np.uint8))
+    h.update("\x1f".join(map(str, data.obs.index)).encode())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- the loop
+ProgressCallback = Callable[[int, int, float, float], None]
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="ex", unit_scale=True, smoothing=0.1, file=sys.stderr, leave=False)
+
+
+def run_training(
+    data: TrainingData,
+    params: TrainParams,
+    *,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+    progress: bool | None = None,
+    on_epoch: ProgressCallback | None = None,
+) -> TrainState:
+    """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs."""
+    params.validate()
+    corpus = build_corpus(data, params)
+    fingerprint = data_fingerprint(data)
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, params, fingerprint)
+        log.info("resuming from %s at epoch %d", checkpoint, state.epoch)
+    else:
+        state = init_state(params, data.n_cells)
+    n_events = data.n_events
+    n_examples = n_events * params.examples_per_event
+    total_steps = n_examples * params.epochs
+    window = (params.sample_len - params.k + 1) if params.sample_len > 0 else int(corpus.ntok.max())
+    window = max(1, min(window, int(corpus.ntok.max())))
+    max_lhs = sum(max(0, window - g + 1) for g in range(1, params.ngrams + 1))
+    row_of_code = kmer_row_table(params.k)
+    stats = np.zeros((params.threads, 4), dtype=np.float64)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    chunk = max(params.batch_size * 256, n_examples // 50)
+    chunk -= chunk % params.batch_size
+    log.info(
+        "training %d cells x %d events (%d datasets, %d negative groups): %d examples/epoch, "
+        "%d epochs, dim %d, k %d, ngrams %d, %d thread(s)",
+        data.n_cells, n_events, len(data.dataset_names), corpus.n_groups, n_examples,
+        params.epochs, params.dim, params.k, params.ngrams, params.threads,
+    )
+    for epoch in range(state.epoch, params.epochs):
+        stats[:] = 0.0
+        key = epoch_key(params.seed, epoch)
+        bar = _progress_bar(n_examples, progress)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for start in range(0, n_examples, chunk):
+            stop = min(n_examples, start + chunk)
+            _core.train_range(
+                state.table, params.dim,
+                corpus.packed, corpus.seq_off, corpus.ntok, corpus.tokpos_off, corpus.tokpos,
+                row_of_code, params.k, params.ngrams, params.n_buckets,
+                state.n_kmers + state.n_cells,
+                corpus.indptr, corpus.indices, state.n_kmers,
+                corpus.cell_group, corpus.group_row_start, corpus.gindptr, corpus.gindices,
+                n_events, params.examples_per_event, window, max_lhs, key,
+                start, stop, epoch * n_examples, total_steps,
+                params.lr, params.margin, params.neg_search_limit, params.max_neg_samples,
+                params.batch_size, params.threads, state.rng_states, stats,
+            )  # fmt: skip
+            if bar is not None:
+                bar.update(stop - start)
+        elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        if bar is not None:
+            bar.close()
+        tot = stats.sum(axis=0)
+        mean_loss = float(tot[0] / max(tot[1], 1))
+        rate = n_examples / elapsed if elapsed > 0 else float("inf")
+        state.epoch = epoch + 1
+        state.losses.append(mean_loss)
+        log.info(
+            "epoch %d/%d: mean loss %.5f, %.0f examples/s (%.0f per thread), "
+            "%.0f examples per CPU-second, %.1f%% examples updated",
+            epoch + 1, params.epochs, mean_loss, rate, rate / params.threads,
+            n_examples / cpu if cpu > 0 else float("inf"), 100.0 * tot[2] / max(tot[1], 1),
+        )
+        if on_epoch is not None:
+            on_epoch(epoch + 1, params.epochs, mean_loss, rate)
+        if checkpoint is not None and checkpoint_every > 0 and (
+            state.epoch % checkpoint_every == 0 or state.epoch == params.epochs
+        ):
+            save_checkpoint(state, checkpoint, fingerprint)
+    return state
+
+
+# ----------------------------------------------------------------------------- results
+def state_to_model(state: TrainState, data: TrainingData) -> CellSpaceModel:
+    p = state.params
+    d = p.dim
+    nk, nc = state.n_kmers, state.n_cells
+    params = asdict(p)
+    params.pop("threads")
+    run_id = hashlib.sha256(
+        (data_fingerprint(data) + json.dumps(params, sort_keys=True) + str(state.epoch)).encode()
+        + np.ascontiguousarray(state.table[nk : nk + nc, :d]).tobytes()
+    ).hexdigest()[:20]
+    params.update(epochs_trained=state.epoch, cellspace_version=__version__, losses=state.losses)
+    return CellSpaceModel(
+        kmer_vectors=np.array(state.table[:nk, :d]),
+        cell_vectors=np.array(state.table[nk : nk + nc, :d]),
+        bucket_vectors=np.array(state.table[nk + nc :, :d]),
+        params=params,
+        cell_ids=data.obs.index.to_numpy(dtype=object),
+        dataset_names=list(data.dataset_names),
+        run_id=run_id,
+    )
+
+
+def cells_anndata(model: CellSpaceModel, data: TrainingData):
+    """AnnData of cells: obs = ids, dataset, batch, metadata; obsm["X_cellspace"]."""
+    import anndata as ad
+
+    obs = data.obs.copy()
+    for col in obs.columns:
+        if obs[col].dtype == object:
+            obs[col] = obs[col].astype(str)
+    obs.index = obs.index.astype(str)
+    adata = ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
+    adata.obsm["X_cellspace"] = model.cell_vectors.astype(np.float32)
+    params = {k: v for k, v in model.params.items() if v is not None}
+    adata.uns["cellspace"] = {
+        "run_id": model.run_id,
+        "params": json.dumps(params, sort_keys=True),
+        "dataset_names": list(model.dataset_names),
+        "version": __version__,
+    }
+    return adata
+
+
+def train_datasets(
+    datasets: Sequence[Dataset],
+    params: TrainParams | None = None,
+    **kwargs,
+):
+    """Train on one or more datasets; returns (CellSpaceModel, cells AnnData)."""
+    params = (params or TrainParams()).validate()
+    data = combine(datasets)
+    state = run_training(data, params, **kwargs)
+    model = state_to_model(state, data)
+    return model, cells_anndata(model, data)
+
+
+def write_outputs(model: CellSpaceModel, adata, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``cells.h5ad`` and ``model.npz`` atomically into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path, cells_path = out / "model.npz", out / "cells.h5ad"
+    model.save(model_path)
+    with atomic_path(cells_path) as tmp:
+        adata.write_h5ad(tmp)
+    return cells_path, model_path
+
+
+__all__ = [
+    "TrainParams",
+    "train_datasets",
+    "run_training",
+    "write_outputs",
+    "cells_anndata",
+    "state_to_model",
+]
+
