@@ -1,0 +1,3 @@
+from cellspace.cli import entry
+
+entry()
