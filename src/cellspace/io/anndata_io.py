@@ -1,0 +1,212 @@
+"""AnnData (.h5ad, cells x events) input and output.
+
+Reading: the matrix is ``X`` (or ``layers[layer]``); event sequences come from
+``var[sequence_key]`` or, when that column is absent, from a FASTA (given, or found beside
+the file: same stem + ``.fa``, ``.fa.gz``, ``.fasta`` or ``.fasta.gz``). FASTA records are
+matched to events by ``var_names``. Only when *no* var name is a FASTA record name and the
+record count equals the event count are they taken in order (as in the MatrixMarket + FASTA
+pair, with a warning); a partial match is an error that names the missing events.
+
+Writing: ``X`` holds the binary accessibility matrix, ``var["sequence"]`` the sequences,
+``obs`` the cell metadata plus ``dataset`` (and ``batch`` when the dataset has a batch key).
+``uns["cellspace_input"]`` records the dataset name and batch key.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from cellspace.atomic import atomic_path
+from cellspace.dataset import Dataset, make_dataset
+from cellspace.errors import InputError
+from cellspace.io.mtx import (
+    check_batch_key,
+    check_event_sequences,
+    prepare_obs,
+    require_file,
+    strip_suffixes,
+    unique_names,
+)
+from cellspace.sequences import SequenceStore, read_fasta
+
+log = logging.getLogger(__name__)
+
+FASTA_SUFFIXES = (".fa", ".fa.gz", ".fasta", ".fasta.gz")
+UNS_KEY = "cellspace_input"
+
+
+def fasta_beside(path: str | Path) -> Path | None:
+    """The FASTA next to ``path`` with the same stem, if any."""
+    path = Path(path)
+    stem = strip_suffixes(path, [".h5ad"])
+    for sfx in FASTA_SUFFIXES:
+        cand = path.with_name(stem + sfx)
+        if cand.exists():
+            return cand
+    return None
+
+
+def _load_anndata(path: Path) -> ad.AnnData:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ad.read_h5ad(path)
+    except Exception as e:  # h5py/anndata raise many types for a broken file
+        msg = " ".join(str(e).split())[:200] or type(e).__name__
+        raise InputError(f"cannot read AnnData file: {msg}", path) from None
+
+
+def _matrix(adata: ad.AnnData, layer: str | None, path: Path) -> sp.csr_matrix:
+    if layer is not None:
+        if layer not in adata.layers:
+            have = ", ".join(adata.layers.keys()) or "none"
+            raise InputError(f"AnnData has no layer {layer!r} (layers: {have})", path)
+        x = adata.layers[layer]
+    else:
+        x = adata.X
+    if x is None:
+        raise InputError("AnnData has no X matrix (use a layer)", path)
+    m = sp.csr_matrix(x)
+    if m.dtype.kind not in "biuf":
+        raise InputError(f"AnnData matrix has non-numeric dtype {m.dtype}", path)
+    if m.nnz and m.data.min() < 0:
+        raise InputError(f"AnnData matrix has negative values (min {m.data.min():g})", path)
+    m.eliminate_zeros()
+    return m
+
+
+def _sequences_from_fasta(var_names: np.ndarray, fasta: Path, path: Path) -> list[str]:
+    names, seqs = read_fasta(fasta)
+    index = {n: i for i, n in enumerate(names)}
+    hits = np.array([v in index for v in var_names])
+    if hits.all():
+        return [seqs[index[v]] for v in var_names]
+    if not hits.any() and len(names) == len(var_names):
+        log.warning(
+            "%s: no event name is a record of %s; taking the %d records in order",
+            path, fasta, len(names),
+        )
+        return seqs
+    missing = var_names[~hits]
+    shown = ", ".join(repr(str(x)) for x in missing[:3]) + (", ..." if len(missing) > 3 else "")
+    raise InputError(
+        f"{len(missing)} of {len(var_names)} events have no record in FASTA {fasta} ({shown})", path
+    )
+
+
+def read_h5ad(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    k: int = 8,
+    batch_key: str | None = None,
+    fasta: str | Path | None = None,
+    sequence_key: str = "sequence",
+    layer: str | None = None,
+    drop_empty_events: bool = True,
+) -> Dataset:
+    """Read an AnnData file (cells x events) with event sequences as a :class:`Dataset`."""
+    path = require_file(path, "AnnData file")
+    adata = _load_anndata(path)
+    uns = adata.uns.get(UNS_KEY, {}) if isinstance(adata.uns.get(UNS_KEY), dict) else {}
+    name = name or str(uns.get("dataset") or "") or strip_suffixes(path, [".h5ad"])
+    m = _matrix(adata, layer, path)
+    var_names = unique_names(adata.var_names, "event", path)
+    var = adata.var.copy()
+    if sequence_key in var.columns:
+        col = var.pop(sequence_key)
+        if col.isna().any():
+            j = int(np.flatnonzero(col.isna().to_numpy())[0])
+            raise InputError(f"var[{sequence_key!r}] is missing for event {var_names[j]!r}", path)
+        seqs = [str(s) for s in col]
+        seq_src: Path = path
+    else:
+        fa = Path(fasta) if fasta is not None else fasta_beside(path)
+        if fa is None:
+            tried = ", ".join(strip_suffixes(path, [".h5ad"]) + s for s in FASTA_SUFFIXES)
+            raise InputError(
+                f"no event sequences: var has no {sequence_key!r} column and no FASTA was given "
+                f"or found beside the file (tried {tried})",
+                path,
+            )
+        fa = require_file(fa, "FASTA file")
+        seqs = _sequences_from_fasta(np.asarray(adata.var_names, dtype=object), fa, path)
+        seq_src = fa
+    store = SequenceStore.from_strings(seqs, list(var_names), source=str(seq_src))
+    del seqs
+    check_event_sequences(store, var_names, k, seq_src)
+    obs = adata.obs.copy()
+    if uns.get("dataset") and "dataset" in obs.columns:  # written by write_h5ad
+        obs = prepare_obs(obs, str(uns["dataset"]))
+    obs = prepare_obs(obs, name)
+    cell_ids = unique_names(adata.obs_names, "cell", path)
+    if batch_key is not None:
+        check_batch_key(obs, batch_key, path)
+    obs = obs.reset_index(drop=True)
+    return make_dataset(
+        name,
+        m,
+        store,
+        cell_ids=cell_ids,
+        event_ids=var_names,
+        obs=obs,
+        var=var.reset_index(drop=True),
+        batch_key=batch_key,
+        source=str(path),
+        k=k,
+        drop_empty_events=drop_empty_events,
+    )
+
+
+def _writable_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with mixed value types become strings, so h5ad can store them."""
+    df = df.copy()
+    for c in df.columns:
+        col = df[c]
+        if col.dtype == object and not all(isinstance(v, str) for v in col):
+            df[c] = col.astype(str)
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def dataset_to_anndata(dataset: Dataset, *, dtype: type = np.float32) -> ad.AnnData:
+    """An AnnData of one dataset: binary X (cells x events), sequences in ``var["sequence"]``."""
+    x = dataset.events.T.tocsr().astype(dtype)
+    x.sort_indices()
+    obs = dataset.obs.copy()
+    if "dataset" in obs.columns:
+        obs = obs.drop(columns=["dataset"])
+    obs.insert(0, "dataset", dataset.name)
+    if dataset.batch_key is not None:
+        obs["batch"] = obs[dataset.batch_key].astype(str).to_numpy()
+    obs.index = pd.Index([str(c) for c in dataset.cell_ids], name=None)
+    var = (
+        dataset.var.copy()
+        if dataset.var is not None
+        else pd.DataFrame(index=pd.RangeIndex(dataset.n_events))
+    )
+    var.index = pd.Index([str(e) for e in dataset.event_ids], name=None)
+    var["sequence"] = list(dataset.sequences)
+    uns = {UNS_KEY: {"dataset": dataset.name, "source": dataset.source}}
+    if dataset.batch_key is not None:
+        uns[UNS_KEY]["batch_key"] = dataset.batch_key
+    return ad.AnnData(X=x, obs=_writable_frame(obs), var=_writable_frame(var), uns=uns)
+
+
+def write_h5ad(
+    data: Dataset | ad.AnnData, path: str | Path, *, compression: str | None = "gzip"
+) -> Path:
+    """Write a Dataset (via :func:`dataset_to_anndata`) or an AnnData to ``path``, atomically."""
+    adata = dataset_to_anndata(data) if isinstance(data, Dataset) else data
+    path = Path(path)
+    with atomic_path(path, suffix=".h5ad") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata.write_h5ad(tmp, compression=compression)
+    return path
