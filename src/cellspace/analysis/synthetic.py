@@ -1,0 +1,98 @@
+"""Small synthetic embeddings with known structure, for tests, examples and timings.
+
+These bypass training: cell vectors are drawn directly in the latent space. Use
+``cellspace.simulate`` plus training for end-to-end checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cellspace.kmers import kmer_row_table, n_kmer_rows
+from cellspace.model import CellSpaceModel, l2_normalize
+
+
+def _cells_anndata(vectors: np.ndarray, obs: pd.DataFrame, run_id: str):
+    import anndata as ad
+    import scipy.sparse as sp
+
+    adata = ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
+    adata.obsm["X_cellspace"] = np.asarray(vectors, dtype=np.float32)
+    adata.uns["cellspace"] = {"run_id": run_id, "params": "{}"}
+    return adata
+
+
+def blob_cells(
+    n_cells: int = 600,
+    n_types: int = 5,
+    dim: int = 16,
+    noise: float = 0.5,
+    n_batches: int = 1,
+    batch_shift: float = 0.0,
+    seed: int = 0,
+):
+    """AnnData of cells around ``n_types`` random centres; obs ``cell_type`` and ``batch``.
+
+    With ``batch_shift`` > 0 every batch gets its own random offset of that norm (a batch effect).
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_types, dim))
+    y = rng.integers(0, n_types, n_cells)
+    b = rng.integers(0, n_batches, n_cells)
+    x = centres[y] + noise * rng.normal(size=(n_cells, dim))
+    if batch_shift > 0:
+        shifts = rng.normal(size=(n_batches, dim))
+        shifts *= batch_shift / np.linalg.norm(shifts, axis=1, keepdims=True)
+        x = x + shifts[b]
+    obs = pd.DataFrame(
+        {"cell_type": pd.Categorical([f"type{i}" for i in y]), "batch": pd.Categorical([f"b{i}" for i in b])},
+        index=pd.Index([f"cell{i}" for i in range(n_cells)]),
+    )
+    return _cells_anndata(x, obs, run_id=f"blobs-{seed}")
+
+
+def planted_motif_model(
+    consensus_by_type: dict[str, list[str]],
+    n_cells_per_type: int = 60,
+    k: int = 6,
+    dim: int = 24,
+    noise: float = 0.3,
+    seed: int = 0,
+):
+    """A hand-made model whose cells sit near the k-mers of planted motif consensus sequences.
+
+    Each cell type's cells are ``mean(planted motif vectors) + noise`` where a motif vector is the
+    normalised sum of its consensus k-mer rows. k-mer rows are random. Returns (model, adata).
+    """
+    rng = np.random.default_rng(seed)
+    kmer_vectors = l2_normalize(rng.normal(size=(n_kmer_rows(k), dim))).astype(np.float32)
+    table = kmer_row_table(k)
+
+    def motif_vec(seq: str) -> np.ndarray:
+        codes = np.array(["ACGT".index(c) for c in seq])
+        rows = [
+            table[int(np.dot(codes[i : i + k], 4 ** np.arange(k - 1, -1, -1)))]
+            for i in range(len(seq) - k + 1)
+        ]
+        return l2_normalize(kmer_vectors[rows].sum(axis=0))
+
+    vecs, types = [], []
+    for t, seqs in consensus_by_type.items():
+        centre = l2_normalize(np.mean([motif_vec(s) for s in seqs], axis=0))
+        vecs.append(centre + noise * rng.normal(size=(n_cells_per_type, dim)) / np.sqrt(dim))
+        types += [t] * n_cells_per_type
+    cells = np.vstack(vecs).astype(np.float32)
+    ids = np.array([f"cell{i}" for i in range(len(types))], dtype=object)
+    run_id = f"planted-{seed}"
+    model = CellSpaceModel(
+        kmer_vectors=kmer_vectors,
+        cell_vectors=cells,
+        bucket_vectors=np.empty((0, dim), np.float32),
+        params={"k": k, "dim": dim, "ngrams": 1},
+        cell_ids=ids,
+        dataset_names=["synthetic"],
+        run_id=run_id,
+    )
+    obs = pd.DataFrame({"cell_type": pd.Categorical(types), "batch": "b0"}, index=pd.Index(ids.astype(str)))
+    return model, _cells_anndata(cells, obs, run_id)
