@@ -1,0 +1,153 @@
+"""The Cython training core: tokens, n-grams, windows, one update step, permutations."""
+
+import numpy as np
+import pytest
+
+from cellspace import _core
+from cellspace.dataset import combine, make_dataset
+from cellspace.kmers import kmer_row_table, kmer_rows_of
+from cellspace.sequences import SequenceStore
+from cellspace.train import TrainParams, build_corpus, row_stride
+
+K = 5
+
+
+def _corpus(seqs, ngrams=3, bucket=1000):
+    import scipy.sparse as sp
+
+    m = sp.csr_matrix(np.ones((3, len(seqs)), dtype=np.uint8))
+    ds = make_dataset("d", m, SequenceStore.from_strings(seqs), k=K)
+    data = combine([ds])
+    params = TrainParams(k=K, ngrams=ngrams, bucket=bucket, threads=1)
+    return data, build_corpus(data, params), params
+
+
+def _rows(corpus, params, event, start, w, n_kmers=512):
+    return _core.example_rows(
+        corpus.packed, corpus.seq_off, corpus.ntok, corpus.tokpos_off, corpus.tokpos,
+        kmer_row_table(K), K, params.ngrams, params.bucket, n_kmers + 3, event, start, w,
+    )
+
+
+SEQS = ["ACGTTGCAAGGCTTACGATCGATCGGA", "TTGACNNAGGCTTACGNATCGATTTGACCA", "GGGGCCCCAATT"]
+
+
+def test_trainer_tokens_equal_the_reference_tokenisation_including_n():
+    data, corpus, params = _corpus(SEQS, ngrams=1)
+    for e, s in enumerate(SEQS):
+        expected = kmer_rows_of(s, K)
+        assert corpus.ntok[e] == len(expected)
+        got = _rows(corpus, params, e, 0, len(expected))
+        assert np.array_equal(got, expected)
+        # any window is the matching slice
+        if len(expected) > 4:
+            assert np.array_equal(_rows(corpus, params, e, 2, 3), expected[2:5])
+
+
+def test_window_bounds_are_enforced():
+    data, corpus, params = _corpus(SEQS, ngrams=1)
+    n = int(corpus.ntok[0])
+    assert len(_rows(corpus, params, 0, n - 4, 4)) == 4
+    with pytest.raises(ValueError):
+        _rows(corpus, params, 0, n - 3, 4)
+    with pytest.raises(ValueError):
+        _rows(corpus, params, 0, -1, 2)
+
+
+def test_ngram_rows_are_deterministic_hashes_of_consecutive_tokens():
+    data, corpus, params = _corpus(SEQS, ngrams=3, bucket=997)
+    toks = kmer_rows_of(SEQS[0], K)
+    w = 10
+    rows = _rows(corpus, params, 0, 0, w)
+    assert len(rows) == w + (w - 1) + (w - 2)
+    assert np.array_equal(rows[:w], toks[:w])
+    off = 512 + 3
+    expected = [off + _core.ngram_bucket(toks[i : i + 2].astype(np.int32), 997) for i in range(w - 1)]
+    expected += [off + _core.ngram_bucket(toks[i : i + 3].astype(np.int32), 997) for i in range(w - 2)]
+    assert list(rows[w:]) == expected
+    assert np.array_equal(rows, _rows(corpus, params, 0, 0, w))  # deterministic
+    # order matters (n-grams are ordered runs) and different runs spread over buckets
+    a = _core.ngram_bucket(np.array([5, 9], np.int32), 10**6)
+    b = _core.ngram_bucket(np.array([9, 5], np.int32), 10**6)
+    assert a != b
+    many = {_core.ngram_bucket(np.array([i, j], np.int32), 1000) for i in range(40) for j in range(40)}
+    assert len(many) > 700  # 1600 pairs into 1000 buckets: a good hash fills most
+
+
+def _numpy_update(table, dim, rows, pos, cands, margin, max_neg, rate):
+    t = table.astype(np.float64)
+
+    def unit(v):
+        return v / np.linalg.norm(v)
+
+    lhs = unit(t[rows, :dim].sum(axis=0))
+    pos_sim = lhs @ unit(t[pos, :dim])
+    negs = []
+    for c in cands:
+        if len(negs) >= max_neg:
+            break
+        if c == pos:
+            continue
+        if margin - pos_sim + lhs @ unit(t[c, :dim]) > 0:
+            negs.append(c)
+    if not negs:
+        return t, pos_sim, 0
+    g = np.mean([unit(t[c, :dim]) for c in negs], axis=0) - unit(t[pos, :dim])
+
+    def step(r, direction, scale, dsq):
+        t[r, dim] += dsq / dim
+        s = rate / np.sqrt(t[r, dim] + 1e-6)
+        t[r, :dim] += scale * s * direction
+        n = np.linalg.norm(t[r, :dim])
+        if n > 1:
+            t[r, :dim] /= n
+
+    for r in rows:
+        step(r, g, -1.0, g @ g)
+    step(pos, lhs, 1.0, 1.0)
+    for c in negs:
+        step(c, lhs, -1.0 / len(negs), 1.0 / len(negs) ** 2)
+    return t, pos_sim, len(negs)
+
+
+@pytest.mark.parametrize("max_neg", [1, 3, 10])
+def test_one_update_step_matches_a_numpy_reference(max_neg):
+    rng = np.random.default_rng(max_neg)
+    dim = 7
+    stride = row_stride(dim)
+    table = np.zeros((40, stride), dtype=np.float32)
+    table[:, :dim] = rng.normal(0, 0.3, (40, dim))
+    table[:, dim] = rng.uniform(0, 0.5, 40)  # accumulators already in use
+    rows = np.array([1, 4, 4, 7, 9, 2, 1], dtype=np.int32)  # duplicates count per occurrence
+    pos = np.int32(20)
+    cands = np.array([21, 20, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31], dtype=np.int32)
+    before = table.copy()
+    expected, pos_sim, n_negs = _numpy_update(table, dim, rows, pos, cands, 0.5, max_neg, 0.05)
+    got_pos_sim, got_n, _loss = _core.update_step(table, dim, rows, pos, cands, 0.5, max_neg, np.float32(0.05))
+    assert got_n == n_negs > 0
+    assert got_pos_sim == pytest.approx(pos_sim, abs=1e-5)
+    np.testing.assert_allclose(table[:, : dim + 1], expected[:, : dim + 1], rtol=2e-4, atol=2e-6)
+    touched = np.flatnonzero((table != before).any(axis=1))
+    assert set(rows) | {pos} <= set(touched)
+    assert (np.linalg.norm(table[touched, :dim], axis=1) <= 1 + 1e-5).all()  # clipped inline
+
+
+def test_no_violating_negative_means_no_update():
+    dim = 4
+    table = np.zeros((6, row_stride(dim)), dtype=np.float32)
+    table[0, :dim] = [1, 0, 0, 0]
+    table[1, :dim] = [1, 0, 0, 0]  # positive aligned with the LHS
+    table[2, :dim] = [-1, 0, 0, 0]  # negative far away
+    before = table.copy()
+    _, n, loss = _core.update_step(table, dim, np.array([0], np.int32), np.int32(1),
+                                   np.array([2], np.int32), 0.05, 10, np.float32(0.1))
+    assert n == 0 and loss == 0
+    assert np.array_equal(table, before)
+
+
+def test_epoch_order_is_a_permutation():
+    for n in (1, 2, 7, 1000, 4097):
+        p = _core.permutation(n, 12345)
+        assert np.array_equal(np.sort(p), np.arange(n))
+    a, b = _core.permutation(1000, 1), _core.permutation(1000, 2)
+    assert not np.array_equal(a, b)
