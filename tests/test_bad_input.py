@@ -73,6 +73,22 @@ def malformed_entry(d: Path) -> Case:
     return _pair_args(mtx, fa), mtx, "malformed MatrixMarket data", 1
 
 
+def entry_with_extra_field(d: Path) -> Case:
+    mtx, fa, *_ = make_pair(d)
+    head, rest = mtx.read_text().split("\n", 1)
+    size, first, rest = rest.split("\n", 2)
+    mtx.write_text(f"{head}\n{size}\n{first} 7\n{rest}")
+    return _pair_args(mtx, fa), mtx, "more than the 3 expected numbers", 1
+
+
+def entry_with_missing_field(d: Path) -> Case:
+    mtx, fa, *_ = make_pair(d)
+    head, rest = mtx.read_text().split("\n", 1)
+    size, first, rest = rest.split("\n", 2)
+    mtx.write_text(f"{head}\n{size}\n{first.rsplit(' ', 1)[0]}\n{rest}")
+    return _pair_args(mtx, fa), mtx, "entry 1 has 2 of 3 expected numbers", 1
+
+
 def bad_size_line(d: Path) -> Case:
     mtx, fa, *_ = make_pair(d)
     head, _size, rest = mtx.read_text().split("\n", 2)
@@ -237,7 +253,8 @@ def two_datasets(d: Path) -> Case:
 
 CASES: list[Callable[[Path], Case]] = [
     garbage_header, binary_header, empty_matrix_file, corrupt_gzip, symmetric_header,
-    truncated_matrix, index_out_of_range, malformed_entry, bad_size_line,
+    truncated_matrix, index_out_of_range, malformed_entry, entry_with_extra_field,
+    entry_with_missing_field, bad_size_line,
     columns_differ_from_fasta, events_without_cells_strict, sequence_shorter_than_k,
     sequence_all_n, non_acgt_letter, unknown_batch_column, batch_key_without_metadata,
     metadata_row_count, cell_names_count, empty_dataset, missing_matrix, missing_fasta,

@@ -97,6 +97,13 @@ def test_mtx_with_comment_lines_and_real_values(tmp_path: Path) -> None:
     assert m.nnz == 4
 
 
+def test_mtx_with_windows_line_ends_tabs_and_upper_case_banner(tmp_path: Path) -> None:
+    raw = b"%%MatrixMarket MATRIX Coordinate Integer General\r\n% c\r\n2 2 2\r\n1\t1\t3\r\n2 2 1\r\n\r\n"
+    path = tmp_path / "w.mtx"
+    path.write_bytes(raw)
+    np.testing.assert_array_equal(read_mtx(path).toarray(), [[3, 0], [0, 1]])
+
+
 def test_mtx_pattern_field_gives_ones(tmp_path: Path) -> None:
     text = "%%MatrixMarket matrix coordinate pattern general\n2 3 3\n1 1\n2 3\n1 2\n"
     m = read_mtx(_write(tmp_path / "p.mtx", text))
@@ -347,7 +354,7 @@ def test_several_datasets_load_in_input_order_with_unique_names(tmp_path: Path) 
     a = make_pair(tmp_path / "x", "toy", n_cells=5, n_events=10, seed=1)
     b = make_pair(tmp_path / "y", "toy", n_cells=7, n_events=12, seed=2)
     c = make_pair(tmp_path / "z", "zeta", n_cells=3, n_events=8, seed=3)
-    h5 = write_h5ad(read_mtx_pair(c[0], c[1], name="zeta"), tmp_path / "zeta.h5ad")
+    h5 = write_h5ad(read_mtx_pair(c[0], c[1], name="zeta"), tmp_path / "prepared.h5ad")
     specs = [InputSpec("mtx", b[0], fasta=b[1]), InputSpec("h5ad", h5), InputSpec("mtx", a[0], fasta=a[1])]
     dss = load_inputs(specs)
     assert [d.name for d in dss] == ["toy", "zeta", "toy_2"]

@@ -53,6 +53,21 @@ def fasta_beside(path: str | Path) -> Path | None:
     return None
 
 
+def stored_dataset_name(path: str | Path) -> str | None:
+    """The dataset name recorded by :func:`write_h5ad` in ``uns``, without loading the file."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            node = f.get(f"uns/{UNS_KEY}/dataset")
+            if node is None:
+                return None
+            val = node[()]
+            return (val.decode() if isinstance(val, bytes) else str(val)) or None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
 def _load_anndata(path: Path) -> ad.AnnData:
     try:
         with warnings.catch_warnings():
@@ -165,13 +180,19 @@ def read_h5ad(
     )
 
 
-def _writable_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns with mixed value types become strings, so h5ad can store them."""
+def _writable_frame(df: pd.DataFrame, categorical: bool = False) -> pd.DataFrame:
+    """Object columns with mixed value types become strings, so h5ad can store them.
+
+    With ``categorical``, string columns with repeated values become categoricals (what
+    anndata would do on writing, without its log message per column).
+    """
     df = df.copy()
     for c in df.columns:
         col = df[c]
         if col.dtype == object and not all(isinstance(v, str) for v in col):
-            df[c] = col.astype(str)
+            col = df[c] = col.astype(str)
+        if categorical and col.dtype == object and col.nunique() < len(col):
+            df[c] = pd.Categorical(col)
     df.columns = [str(c) for c in df.columns]
     return df
 
@@ -197,7 +218,7 @@ def dataset_to_anndata(dataset: Dataset, *, dtype: type = np.float32) -> ad.AnnD
     uns = {UNS_KEY: {"dataset": dataset.name, "source": dataset.source}}
     if dataset.batch_key is not None:
         uns[UNS_KEY]["batch_key"] = dataset.batch_key
-    return ad.AnnData(X=x, obs=_writable_frame(obs), var=_writable_frame(var), uns=uns)
+    return ad.AnnData(X=x, obs=_writable_frame(obs, categorical=True), var=_writable_frame(var), uns=uns)
 
 
 def write_h5ad(

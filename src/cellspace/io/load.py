@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from cellspace.dataset import Dataset
 from cellspace.errors import InputError, ParameterError
-from cellspace.io.anndata_io import read_h5ad
+from cellspace.io.anndata_io import read_h5ad, stored_dataset_name
 from cellspace.io.mtx import read_mtx_pair, require_file, strip_suffixes
 from cellspace.io.tenx import default_tenx_name, read_tenx
 
@@ -47,7 +47,7 @@ class InputSpec:
         if self.kind == "mtx":
             return strip_suffixes(self.path, [".mtx.gz", ".mtx", ".mm.gz", ".mm", ".gz"])
         if self.kind == "h5ad":
-            return strip_suffixes(self.path, [".h5ad"])
+            return stored_dataset_name(self.path) or strip_suffixes(self.path, [".h5ad"])
         return default_tenx_name(self.path)
 
     def files(self) -> list[tuple[str, Path]]:
@@ -188,9 +188,9 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
     )
     for flag, kind, metavar, help_ in flags:
         g.add_argument(flag, dest="inputs", action=_InputAction, const=kind, metavar=metavar,
-                       default=None, help=help_)
+                       default=argparse.SUPPRESS, help=help_)
     g.add_argument("--dataset", dest="dataset_names", action="append", metavar="NAME",
-                   default=None, help="dataset name, one per dataset in input order "
+                   default=argparse.SUPPRESS, help="dataset name, one per dataset in input order "
                    "(default: file stems)")
     g.add_argument("--batch-key", default=None, metavar="COL",
                    help="cell metadata column holding the batch (e.g. donor) of each cell")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,16 +181,23 @@ def _read_table(data: bytes, ncols: int, path: Path) -> np.ndarray:
     if not data.strip():
         return np.empty((0, ncols), dtype=np.float64)
     try:
-        df = pd.read_csv(
-            io.BytesIO(data),
-            sep=r"\s+",
-            header=None,
-            comment="%",
-            engine="c",
-            dtype=np.float64,
-            names=list(range(ncols)),
-            index_col=False,
-        )
+        with warnings.catch_warnings():
+            # pandas only warns (and drops data) when a line has too many fields
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                io.BytesIO(data),
+                sep=r"\s+",
+                header=None,
+                comment="%",
+                engine="c",
+                dtype=np.float64,
+                names=list(range(ncols)),
+                index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        raise InputError(
+            f"malformed MatrixMarket data: an entry has more than the {ncols} expected numbers", path
+        ) from None
     except (ValueError, pd.errors.ParserError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise InputError(f"malformed MatrixMarket data: {msg}", path) from None
