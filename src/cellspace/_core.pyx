@@ -97,7 +97,10 @@ def permutation(int64_t n, uint64_t key):
 
 # --------------------------------------------------------------------------- tokens and n-grams
 cdef inline uint64_t ngram_hash(const int32_t* toks, int g) noexcept nogil:
-    """Hash of g consecutive token ids: 64-bit FNV-1a over (id + 1), then a splitmix64 finaliser."""
+    """Hash of g consecutive token ids: 64-bit FNV-1a over (id + 1), then a splitmix64 finaliser.
+
+    The bucket is the high 64 bits of hash * n_buckets (uniform, no division).
+    """
     cdef uint64_t h = <uint64_t>0xCBF29CE484222325ULL ^ <uint64_t>g
     cdef int j
     for j in range(g):
@@ -162,7 +165,7 @@ cdef inline int add_ngrams(const Corpus* c, int32_t* rows, int w) noexcept nogil
     cdef int g, i
     for g in range(2, c.ngrams + 1):
         for i in range(w - g + 1):
-            rows[n] = <int32_t>(c.bucket_offset + <int64_t>(ngram_hash(rows + i, g) % <uint64_t>c.n_buckets))
+            rows[n] = <int32_t>(c.bucket_offset + <int64_t>cs_mulhi(ngram_hash(rows + i, g), <uint64_t>c.n_buckets))
             prefetch_row(c, rows[n])
             n += 1
     return n
@@ -177,30 +180,25 @@ cdef inline float dot(const float* a, const float* b, int d) noexcept nogil:
     return s
 
 
-cdef inline void clip_row(float* row, int d) noexcept nogil:
-    cdef float n2 = dot(row, row, d)
-    cdef float s
-    cdef int i
-    if n2 > 1.0:
-        s = <float>1.0 / sqrtf(n2)
-        for i in range(d):
-            row[i] *= s
-
-
 cdef inline void adagrad_step(float* row, const float* direction, float sign_scale, float dir_sq,
                               float rate, int d) noexcept nogil:
-    """row += sign_scale * step * direction, step = rate / sqrtf(A + 1e-6) after A += |u|^2 / d.
+    """row += sign_scale * step * direction, step = rate / sqrt(A + 1e-6) after A += |u|^2 / d.
 
     ``dir_sq`` is the squared norm of the update direction u = |sign_scale| * direction. The
-    accumulator A lives at row[d]. The row is clipped to L2 norm <= 1 afterwards.
+    accumulator A lives at row[d]. The row is clipped to L2 norm <= 1 in the same pass.
     """
     cdef int i
+    cdef float v, n2 = 0.0
     row[d] += dir_sq / d
-    cdef float step = rate / sqrtf(row[d] + <float>1e-6)
-    cdef float a = sign_scale * step
+    cdef float a = sign_scale * (rate / sqrtf(row[d] + <float>1e-6))
     for i in range(d):
-        row[i] += a * direction[i]
-    clip_row(row, d)
+        v = row[i] + a * direction[i]
+        row[i] = v
+        n2 += v * v
+    if n2 > 1.0:
+        a = <float>1.0 / sqrtf(n2)
+        for i in range(d):
+            row[i] *= a
 
 
 cdef inline float cosine_to_row(const float* unit, const float* row, int d) noexcept nogil:
@@ -483,7 +481,7 @@ def example_rows(
 
 def ngram_bucket(const int32_t[::1] toks, int64_t n_buckets):
     """Bucket index (before the bucket offset) of one n-gram of token ids."""
-    return <int64_t>(ngram_hash(&toks[0], <int>toks.shape[0]) % <uint64_t>n_buckets)
+    return <int64_t>cs_mulhi(ngram_hash(&toks[0], <int>toks.shape[0]), <uint64_t>n_buckets)
 
 
 def update_step(float[:, ::1] table, int dim, const int32_t[::1] rows, int32_t pos,

@@ -199,6 +199,8 @@ def combine(datasets: Sequence[Dataset]) -> TrainingData:
     batch_labels: list[np.ndarray] = []
     for d in datasets:
         o = d.obs.copy()
+        if "dataset" in o.columns:  # an input's own column of that name is kept, renamed
+            o = o.rename(columns={"dataset": "input_dataset"})
         o.insert(0, "dataset", d.name)
         if d.batch_key is not None:
             o["batch"] = o[d.batch_key].astype(str).to_numpy()
