@@ -366,6 +366,7 @@ def train_range(
     cdef int32_t* sc_pos       # per slot positive table row
     cdef int32_t* sc_negs      # batch_size x max_neg rows of violating negatives
     cdef int* sc_n_negs        # per slot
+    cdef int64_t* sc_event     # per slot event
     cdef int32_t* cands
     cdef uint64_t* rng
 
@@ -379,24 +380,29 @@ def train_range(
         sc_pos = <int32_t*>malloc(sizeof(int32_t) * batch_size)
         sc_negs = <int32_t*>malloc(sizeof(int32_t) * batch_size * max_neg)
         sc_n_negs = <int*>malloc(sizeof(int) * batch_size)
+        sc_event = <int64_t*>malloc(sizeof(int64_t) * batch_size)
         cands = <int32_t*>malloc(sizeof(int32_t) * neg_search_limit)
         for b in prange(n_batches, schedule="dynamic", chunksize=16):
             nb = batch_size
             if start + (b + 1) * batch_size > stop:
                 nb = <int>(stop - start - b * batch_size)
-            # ---- forward pass of the whole mini-batch
+            # ---- rows of every example of the mini-batch; their table rows are prefetched as
+            # they are computed, so the memory fetches overlap the hashing of later examples
             for slot in range(nb):
                 pos_in_epoch = start + b * batch_size + slot
                 ex = permute(pos_in_epoch, n_examples, half_bits, half_mask, epoch_key)
                 e = ex % n_events
+                sc_event[slot] = e
                 w = window_tokens
                 if w > corpus.ntok[e]:
                     w = corpus.ntok[e]
                 s0 = rand_below(rng, corpus.ntok[e] - w + 1)
                 event_tokens(&corpus, e, s0, w, sc_rows + slot * max_lhs)
-                n = add_ngrams(&corpus, sc_rows + slot * max_lhs, <int>w)
-                sc_n_rows[slot] = n
-                forward_lhs(tab, stride, dim, sc_rows + slot * max_lhs, n, sc_lhs + slot * dim)
+                sc_n_rows[slot] = add_ngrams(&corpus, sc_rows + slot * max_lhs, <int>w)
+            # ---- forward pass: LHS vectors, positives, negatives
+            for slot in range(nb):
+                e = sc_event[slot]
+                forward_lhs(tab, stride, dim, sc_rows + slot * max_lhs, sc_n_rows[slot], sc_lhs + slot * dim)
                 cnt = indptr[e + 1] - indptr[e]
                 cell = indices[indptr[e] + rand_below(rng, cnt)]
                 sc_pos[slot] = <int32_t>(cell_offset + cell)
@@ -436,6 +442,7 @@ def train_range(
         free(sc_pos)
         free(sc_negs)
         free(sc_n_negs)
+        free(sc_event)
         free(cands)
 
 
