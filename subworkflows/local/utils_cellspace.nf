@@ -1,0 +1,273 @@
+/*
+ * Pipeline utilities in plain Groovy (no plugins): help text and parameter validation driven by
+ * nextflow_schema.json, samplesheet parsing/validation, and the completion summary.
+ */
+
+import groovy.json.JsonSlurper
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+// ---------------------------------------------------------------------------------------------
+
+// All parameter definitions of the schema: [name: [group: title, ...property]]
+def schemaParameters(String schemaPath) {
+    def schema = new JsonSlurper().parse(new File(schemaPath))
+    def groups = schema['$defs'] ?: schema['definitions'] ?: [:]
+    def out = [:]
+    groups.each { gname, group ->
+        (group.properties ?: [:]).each { pname, prop ->
+            def p = new LinkedHashMap(prop)
+            p.group = group.title ?: gname
+            p.required = (group.required ?: []).contains(pname)
+            out[pname] = p
+        }
+    }
+    return out
+}
+
+def paramsHelp(String schemaPath, String command) {
+    def defs = schemaParameters(schemaPath)
+    def lines = []
+    lines << "Usage:\n  ${command}\n"
+    def byGroup = defs.groupBy { k, v -> v.group }
+    byGroup.each { group, ps ->
+        lines << "${group}:"
+        ps.each { name, p ->
+            def dflt = p.containsKey('default') ? " [default: ${p.default}]" : ''
+            def req  = p.required ? ' (required)' : ''
+            def choices = p.enum ? " (one of: ${p.enum.join(', ')})" : ''
+            lines << String.format('  --%-22s %s%s%s%s', name, p.description, choices, req, dflt)
+        }
+        lines << ''
+    }
+    lines << 'Profiles: test, test_full, local, docker, singularity, apptainer, slurm, awsbatch, google, k8s'
+    return lines.join('\n')
+}
+
+// Is `value` of JSON-schema `type`? Strings from the command line are accepted when they parse.
+def isOfType(value, String type) {
+    switch (type) {
+        case 'integer':
+            return (value instanceof Integer || value instanceof Long || value instanceof BigInteger) ||
+                (value instanceof CharSequence && value.toString() ==~ /[+-]?\d+/)
+        case 'number':
+            return (value instanceof Number) ||
+                (value instanceof CharSequence && value.toString() ==~ /[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/)
+        case 'boolean':
+            return value instanceof Boolean || (value instanceof CharSequence && value.toString() in ['true', 'false'])
+        case 'string':
+            return value instanceof CharSequence
+        default:
+            return true
+    }
+}
+
+// Returns [errors, warnings] for params checked against the schema.
+def validateParams(Map params, String schemaPath) {
+    def defs = schemaParameters(schemaPath)
+    def errors = []
+    def warnings = []
+    def known = defs.keySet()
+    params.each { name, value ->
+        def key = name.toString()
+        // Nextflow stores --foo-bar also as fooBar; only check the snake_case spelling
+        if (key.contains('-') || (key =~ /[a-z][A-Z]/ && !known.contains(key))) {
+            def snake = key.replaceAll('-', '_').replaceAll(/([a-z])([A-Z])/) { all, a, b -> "${a}_${b.toLowerCase()}" }
+            if (known.contains(snake)) return
+        }
+        if (!known.contains(key)) {
+            warnings << "unknown parameter: --${key}"
+            return
+        }
+        def p = defs[key]
+        if (value == null || (value instanceof CharSequence && value.toString() == '')) {
+            if (p.required) errors << "--${key} is required: ${p.description}"
+            return
+        }
+        if (value instanceof Boolean && p.type != 'boolean') {
+            errors << "--${key} needs a value (${p.type})"
+            return
+        }
+        if (!isOfType(value, p.type as String)) {
+            errors << "--${key}: expected ${p.type}, got '${value}'"
+            return
+        }
+        if (p.type in ['integer', 'number']) {
+            def x = value as BigDecimal
+            if (p.minimum != null && x < (p.minimum as BigDecimal)) errors << "--${key}: ${value} is below the minimum ${p.minimum}"
+            if (p.maximum != null && x > (p.maximum as BigDecimal)) errors << "--${key}: ${value} is above the maximum ${p.maximum}"
+            if (p.exclusiveMinimum != null && x <= (p.exclusiveMinimum as BigDecimal)) errors << "--${key}: ${value} must be greater than ${p.exclusiveMinimum}"
+        }
+        if (p.enum && !(value.toString() in p.enum.collect { it.toString() })) {
+            errors << "--${key}: '${value}' is not one of ${p.enum.join(', ')}"
+        }
+        if (p.pattern && p.type == 'string' && !(value.toString() ==~ p.pattern)) {
+            errors << "--${key}: '${value}' does not match ${p.pattern}"
+        }
+    }
+    defs.each { name, p ->
+        if (p.required && !params.containsKey(name)) errors << "--${name} is required: ${p.description}"
+    }
+    return [errors.unique(), warnings]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Samplesheet
+// ---------------------------------------------------------------------------------------------
+
+def samplesheetColumns() {
+    return ['dataset', 'format', 'matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome', 'batch_key']
+}
+
+// Columns per format: required (all must be filled), optional (may be filled); every other
+// file column must be empty.
+def samplesheetRules() {
+    return [
+        mtx : [required: ['matrix', 'sequences'], optional: ['batch_key']],
+        h5ad: [required: ['h5ad'], optional: ['sequences', 'batch_key']],
+        tenx: [required: ['tenx_dir', 'genome'], optional: ['peaks', 'batch_key']],
+    ]
+}
+
+// Split one CSV line (double quotes may enclose fields containing commas; "" is a quote).
+def splitCsvLine(String line) {
+    def fields = []
+    def cur = new StringBuilder()
+    boolean inQuotes = false
+    int i = 0
+    while (i < line.length()) {
+        char c = line.charAt(i)
+        if (inQuotes) {
+            if (c == '"' as char) {
+                if (i + 1 < line.length() && line.charAt(i + 1) == '"' as char) { cur.append('"'); i++ }
+                else inQuotes = false
+            } else cur.append(c)
+        } else if (c == '"' as char) inQuotes = true
+        else if (c == ',' as char) { fields << cur.toString(); cur = new StringBuilder() }
+        else cur.append(c)
+        i++
+    }
+    fields << cur.toString()
+    return fields.collect { it.trim() }
+}
+
+// A samplesheet path value -> Path (relative paths resolve against the samplesheet's folder).
+def resolveSheetPath(String value, sheetDir) {
+    if (value ==~ /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/.*/ || value.startsWith('/')) return file(value)
+    return file(sheetDir.resolve(value).toString())
+}
+
+// Parse and validate the samplesheet. Returns a list of [meta, [files]] (files in the order the
+// PREPARE_DATASET module expects). Every problem is reported with its row and column; the
+// pipeline stops before any task starts.
+def parseSamplesheet(String sheet) {
+    def sheetFile = file(sheet)
+    def where = "Samplesheet ${sheet}"
+    if (!sheetFile.exists()) error("${where}: file does not exist")
+    def lines = sheetFile.readLines().findAll { it.trim() && !it.trim().startsWith('#') }
+    if (!lines) error("${where}: file is empty")
+    def header = splitCsvLine(lines[0].replace('\uFEFF', ''))
+    def errors = []
+    def unknown = header.findAll { !(it in samplesheetColumns()) }
+    if (unknown) errors << "${where}, header: unknown column(s) ${unknown.join(', ')} (allowed: ${samplesheetColumns().join(', ')})"
+    ['dataset', 'format'].each { if (!(it in header)) errors << "${where}, header: missing required column '${it}'" }
+    def dups = header.findAll { h -> header.count(h) > 1 }.unique()
+    if (dups) errors << "${where}, header: duplicated column(s) ${dups.join(', ')}"
+    if (errors) error(errors.join('\n'))
+    if (lines.size() < 2) error("${where}: no dataset rows")
+
+    def rules = samplesheetRules()
+    def fileCols = ['matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome']
+    def seen = [:]
+    def rows = []
+    lines.drop(1).eachWithIndex { line, idx ->
+        def rowNo = idx + 1
+        def fields = splitCsvLine(line)
+        if (fields.size() > header.size()) {
+            errors << "${where}, row ${rowNo}: ${fields.size()} fields but the header has ${header.size()} columns"
+            return
+        }
+        def row = [:]
+        header.eachWithIndex { h, j -> row[h] = j < fields.size() ? fields[j] : '' }
+        samplesheetColumns().each { c -> if (!row.containsKey(c)) row[c] = '' }
+        def at = { String col -> "${where}, row ${rowNo}${row.dataset ? " (dataset '${row.dataset}')" : ''}, column '${col}'" }
+
+        if (!row.dataset) { errors << "${at('dataset')}: dataset name is empty"; return }
+        if (!(row.dataset ==~ /^[A-Za-z0-9][A-Za-z0-9_.-]*$/)) {
+            errors << "${at('dataset')}: '${row.dataset}' must start with a letter/digit and contain only letters, digits, '_', '.', '-'"
+        }
+        if (seen.containsKey(row.dataset)) {
+            errors << "${at('dataset')}: dataset '${row.dataset}' already used in row ${seen[row.dataset]}"
+        }
+        seen[row.dataset] = rowNo
+        def rule = rules[row.format]
+        if (!rule) { errors << "${at('format')}: '${row.format}' is not one of ${rules.keySet().join(', ')}"; return }
+        rule.required.each { c -> if (!row[c]) errors << "${at(c)}: required for format '${row.format}'" }
+        fileCols.each { c ->
+            if (row[c] && !(c in rule.required) && !(c in rule.optional)) {
+                errors << "${at(c)}: must be empty for format '${row.format}' (uses ${(rule.required + rule.optional).join(', ')})"
+            }
+        }
+        if (row.batch_key && !(row.batch_key ==~ /^[A-Za-z0-9_.-]+$/)) {
+            errors << "${at('batch_key')}: '${row.batch_key}' is not a valid column name"
+        }
+        def paths = [:]
+        fileCols.each { c ->
+            if (!row[c] || !((c in rule.required) || (c in rule.optional))) return
+            def p = resolveSheetPath(row[c], sheetFile.parent)
+            def local = !(row[c] ==~ /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/.*/) || row[c].startsWith('file://')
+            if (local && !p.exists()) errors << "${at(c)}: file does not exist: ${p}"
+            else if (local && c == 'tenx_dir' && !p.isDirectory()) errors << "${at(c)}: not a directory: ${p}"
+            else if (local && c != 'tenx_dir' && p.isDirectory()) errors << "${at(c)}: is a directory, expected a file: ${p}"
+            paths[c] = p
+        }
+        def meta = [id: row.dataset, format: row.format, batch_key: row.batch_key ?: null]
+        def files
+        if (row.format == 'mtx') files = [paths.matrix, paths.sequences]
+        else if (row.format == 'h5ad') files = [paths.h5ad] + (paths.sequences ? [paths.sequences] : [])
+        else files = [paths.tenx_dir, paths.genome] + (paths.peaks ? [paths.peaks] : [])
+        rows << [meta, files]
+    }
+    if (errors) error(errors.join('\n'))
+    return rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subworkflows
+// ---------------------------------------------------------------------------------------------
+
+workflow PIPELINE_INITIALISATION {
+    take:
+    input   // samplesheet path (params.input)
+
+    main:
+    def schemaPath = "${projectDir}/nextflow_schema.json"
+    if (params.validate_params) {
+        def (errs, warns) = validateParams(params, schemaPath)
+        warns.each { w -> log.warn(w) }
+        if (errs) error("Invalid parameters:\n  " + errs.join('\n  ') + "\nSee --help for usage.")
+    }
+    if (!input) error("--input is required: a samplesheet CSV (see docs/pipeline.md). Use --help for usage.")
+    def rows = parseSamplesheet(input.toString())
+    log.info("cellspace-nf ${workflow.manifest.version}: ${rows.size()} dataset(s): ${rows.collect { it[0].id }.join(', ')}")
+    ch_samplesheet = Channel.fromList(rows)
+
+    emit:
+    samplesheet = ch_samplesheet   // [meta, [files]]
+}
+
+def completionSummary() {
+    if (workflow.success) {
+        def cached = workflow.stats.cachedCount ?: 0
+        log.info("cellspace-nf completed: results in ${params.outdir}" + (cached ? " (${cached} cached task(s))" : ''))
+    } else {
+        log.error("cellspace-nf failed: see the error above, the task work directory and .nextflow.log")
+    }
+}
+
+workflow PIPELINE_COMPLETION {
+    main:
+    workflow.onComplete {
+        completionSummary()
+    }
+}
