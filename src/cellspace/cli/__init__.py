@@ -27,6 +27,7 @@ SUBCOMMANDS: list[str] = [
     "export",
     "import_",
     "analyze",
+    "bench",
 ]
 
 

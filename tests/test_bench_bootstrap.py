@@ -1,0 +1,155 @@
+"""Bootstrap statistics: CI-inversion p-values, BH-FDR, chunked runs equal whole runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellspace.bench import bootstrap as bs
+
+
+def _brute_pvalue(d: np.ndarray) -> float:
+    B = d.size
+    alphas = np.linspace(1 / B, 1, 100_001)
+    lo = np.quantile(d, alphas / 2)
+    hi = np.quantile(d, 1 - alphas / 2)
+    ex = (lo > 0) | (hi < 0)
+    return float(alphas[ex][0]) if ex.any() else 1.0
+
+
+def test_pvalue_is_one_over_b_when_every_difference_is_positive_or_negative():
+    assert bs.ci_inversion_pvalue(np.linspace(0.1, 1, 200)) == pytest.approx(1 / 200)
+    assert bs.ci_inversion_pvalue(-np.ones(50)) == pytest.approx(1 / 50)
+
+
+def test_pvalue_is_one_for_a_distribution_centred_on_zero():
+    assert bs.ci_inversion_pvalue(np.linspace(-1, 1, 101)) == pytest.approx(1.0)
+
+
+def test_pvalue_hand_computed_for_ten_of_hundred_below_zero():
+    d = np.arange(1, 101) - 10.5  # 10 values below 0
+    # q(p) crosses 0 at position 9.5 of 99 -> alpha = 2 * 9.5 / 99
+    assert bs.ci_inversion_pvalue(d) == pytest.approx(2 * 9.5 / 99)
+    assert bs.ci_inversion_pvalue(-d) == pytest.approx(2 * 9.5 / 99)
+
+
+def test_pvalue_equals_brute_force_search_over_alpha():
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        d = rng.normal(rng.normal(0, 0.8), 1, int(rng.integers(5, 80)))
+        assert bs.ci_inversion_pvalue(d) == pytest.approx(_brute_pvalue(d), abs=2e-4)
+
+
+def test_percentile_ci_uses_alpha_over_two_quantiles():
+    lo, hi = bs.percentile_ci(np.arange(101, dtype=float), 0.1)
+    assert (lo, hi) == pytest.approx((5.0, 95.0))
+
+
+def _scores(diffs: dict[str, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for m, v in diffs.items():
+        for r, x in enumerate(v):
+            rows.append({"replicate": r, "method": m, **{s: x for s in bs.ALL_SCORES}})
+    return pd.DataFrame(rows)
+
+
+def test_pairwise_tests_bh_adjust_constructed_distributions():
+    B = 100
+    base = np.zeros(B)
+    sc = _scores({
+        "A": base + 1.0,                      # always better than B and C
+        "B": base,
+        "C": np.where(np.arange(B) < 10, 0.5, -0.5) + (np.arange(B) - 50) * 1e-6,
+    })
+    pw = bs.pairwise_tests(sc, score_names=("overall_score",))
+    p = dict(zip(zip(pw.method_a, pw.method_b, strict=True), pw.p_value, strict=True))
+    assert p[("A", "B")] == pytest.approx(1 / B)
+    assert p[("A", "C")] == pytest.approx(1 / B)
+    pbc = p[("B", "C")]
+    assert 0.15 < pbc < 0.25  # 10% of B - C below zero -> about 0.2
+    # BH by hand: sorted p = (0.01, 0.01, pbc): adj = min(p_(i) * 3 / i, later)
+    adj = dict(zip(zip(pw.method_a, pw.method_b, strict=True), pw.p_adj, strict=True))
+    assert adj[("A", "B")] == pytest.approx(0.015)
+    assert adj[("A", "C")] == pytest.approx(0.015)
+    assert adj[("B", "C")] == pytest.approx(pbc)
+
+
+def test_replicate_ranges_partition_all_replicates():
+    parts = [bs.replicate_range(10, i, 3) for i in range(3)]
+    assert [r for p in parts for r in p] == list(range(10))
+    assert bs.replicate_range(10, spec="4:7") == range(4, 7)
+    with pytest.raises(bs.ParameterError):
+        bs.replicate_range(10, spec="8:12")
+
+
+def test_replicate_indices_depend_only_on_seed_and_replicate():
+    a = bs.replicate_indices(50, 7, 3)
+    assert np.array_equal(a, bs.replicate_indices(50, 7, 3))
+    assert not np.array_equal(a, bs.replicate_indices(50, 7, 4))
+    assert a.min() >= 0 and a.max() < 50 and a.size == 50
+
+
+def _toy_h5ad(tmp_path):
+    from cellspace.bench.toydata import toy_atac
+
+    rng = np.random.default_rng(0)
+    a = toy_atac(90, 10, seed=0)
+    lab = a.obs["cell_type"].astype(str).to_numpy()
+    centre = {t: rng.normal(0, 4, 6) for t in np.unique(lab)}
+    X = np.vstack([centre[t] for t in lab]) + rng.normal(size=(a.n_obs, 6))
+    a.obsm["X_good"] = X
+    a.obsm["X_noisy"] = X + rng.normal(0, 4, X.shape)
+    a.obsm["X_cellspace"] = X * 0.5 + rng.normal(0, 0.5, X.shape)
+    lab[:4] = "unknown"
+    a.obs["cell_type"] = lab
+    path = tmp_path / "emb.h5ad"
+    a.write_h5ad(path)
+    return path
+
+
+def test_chunked_bootstrap_merged_equals_single_run(tmp_path):
+    from cellspace.cli import main
+
+    h5 = _toy_h5ad(tmp_path)
+    common = ["benchmark", "bootstrap", "--h5ad", str(h5), "--label-key", "cell_type",
+              "--batch-key", "batch", "--label-exclude", "unknown", "--methods",
+              "cellspace,good,noisy", "-B", "6", "--seed", "3"]
+    assert main([*common, "--out", str(tmp_path / "whole")]) == 0
+    for spec in ("0:2", "2:5"):
+        assert main([*common, "--no-plots", "--out", str(tmp_path / "parts"), "--replicates", spec]) == 0
+    assert main([*common, "--no-plots", "--out", str(tmp_path / "parts"), "--chunk", "2",
+                 "--n-chunks", "3"]) == 0  # replicates 4:6 overlaps 2:5 -> merge must refuse
+    chunks = sorted((tmp_path / "parts").glob("chunk_*"))
+    assert [c.name for c in chunks] == ["chunk_000000-000002", "chunk_000002-000005",
+                                        "chunk_000004-000006"]
+    assert main(["benchmark", "bootstrap-merge", "--out", str(tmp_path / "m"), *map(str, chunks)]) == 1
+    assert main([*common, "--no-plots", "--out", str(tmp_path / "parts"), "--replicates", "5:6"]) == 0
+    good = [c for c in sorted((tmp_path / "parts").glob("chunk_*")) if c.name != "chunk_000004-000006"]
+    assert main(["benchmark", "bootstrap-merge", "--no-plots", "--out", str(tmp_path / "merged"),
+                 *map(str, good)]) == 0
+    for name in ("scores_replicates.tsv", "per_label_replicates.tsv", "observed.tsv",
+                 "summary.tsv", "pairwise.tsv", "per_label_summary.tsv"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "merged" / name).read_bytes(), name
+    for name in ("scores.png", "pvalues_overall_score.png", "per_label_batch.png"):
+        assert (tmp_path / "whole" / name).stat().st_size > 1000
+    summ = pd.read_csv(tmp_path / "whole" / "summary.tsv", sep="\t")
+    ov = summ[summ.score == "overall_score"].set_index("method")
+    assert ov.loc["good", "observed"] > ov.loc["noisy", "observed"]
+    assert (ov["ci_low"] <= ov["ci_high"]).all()
+    scores = pd.read_csv(tmp_path / "whole" / "scores_replicates.tsv", sep="\t")
+    assert sorted(scores.replicate.unique()) == list(range(6))
+    assert len(scores) == 18
+
+
+def test_bootstrap_merge_reports_missing_replicates(tmp_path, capsys):
+    from cellspace.cli import main
+
+    h5 = _toy_h5ad(tmp_path)
+    assert main(["benchmark", "bootstrap", "--h5ad", str(h5), "--label-key", "cell_type",
+                 "--methods", "good,noisy", "-B", "4", "--replicates", "0:2",
+                 "--out", str(tmp_path / "p")]) == 0
+    rc = main(["benchmark", "bootstrap-merge", "--out", str(tmp_path / "m"),
+               *map(str, (tmp_path / "p").glob("chunk_*"))])
+    assert rc == 1
+    assert "2 replicate(s) missing (first: 2) of 4" in capsys.readouterr().err
