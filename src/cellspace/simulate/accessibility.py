@@ -20,7 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 
 _CHUNK_ENTRIES = 1 << 22
-_CALIBRATION_ENTRIES = 1 << 21
+_CALIBRATION_ENTRIES = 1 << 22
+_CALIBRATION_CELLS = 1024
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """All of range(n) when n <= k, else k evenly spaced indices."""
+    return np.arange(n) if n <= k else np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
 
 
 @dataclass
@@ -49,31 +55,42 @@ class RateModel:
         ev = np.minimum(self.hits @ activity.T.astype(np.float32), self.motif_cap)
         return self.baseline[:, None] + self.motif_effect * ev
 
-    def rates(self, cells: np.ndarray) -> np.ndarray:
-        """Unscaled rates (n_events, len(cells)), float32."""
-        ev = self.hits @ self.activity[cells].T
-        np.minimum(ev, self.motif_cap, out=ev)
-        ev *= np.float32(self.motif_effect)
-        ev += self.baseline[:, None].astype(np.float32)
-        ev += self.donor_shift[self.donor[cells]].T
-        np.exp(ev, out=ev)
-        ev *= self.depth[cells].astype(np.float32)[None, :]
-        return ev
+    def rates(self, cells: np.ndarray, events: np.ndarray | None = None) -> np.ndarray:
+        """Unscaled rates, cell-major: (len(cells), n_events or len(events)) float32."""
+        hits = self.hits if events is None else self.hits[events]
+        x = self.activity[cells] @ hits.T
+        np.minimum(x, np.float32(self.motif_cap), out=x)
+        x *= np.float32(self.motif_effect)
+        x += (self.baseline if events is None else self.baseline[events]).astype(np.float32)[None, :]
+        d = self.donor[cells]
+        shift = self.donor_shift if events is None else self.donor_shift[:, events]
+        if len(d) and (d == d[0]).all():
+            x += shift[d[0]][None, :]
+        else:
+            x += shift[d]
+        np.exp(x, out=x)
+        x *= self.depth[cells].astype(np.float32)[:, None]
+        return x
 
     def chunks(self) -> list[np.ndarray]:
+        """Cell index chunks of bounded size, each from a single donor."""
         step = max(1, _CHUNK_ENTRIES // max(1, self.n_events))
-        return [np.arange(i, min(i + step, self.n_cells)) for i in range(0, self.n_cells, step)]
+        out = []
+        for k in np.unique(self.donor):
+            cells = np.flatnonzero(self.donor == k)
+            out += [cells[i : i + step] for i in range(0, len(cells), step)]
+        return out
 
 
 def calibrate(model: RateModel, density: float) -> float:
     """Scale such that the mean opening probability over events x cells equals ``density``.
 
-    Newton's method on log(scale) (the mean is increasing and concave in it), on all cells or
-    an evenly spaced subset of them for large datasets.
+    Newton's method on log(scale), on all entries or, for large datasets, on evenly spaced
+    subsets of cells (cells are in random order) and events.
     """
-    n_sub = max(1, min(model.n_cells, _CALIBRATION_ENTRIES // max(1, model.n_events)))
-    cells = np.unique(np.linspace(0, model.n_cells - 1, n_sub).round().astype(np.int64))
-    r = model.rates(cells).ravel()
+    cells = _spread(model.n_cells, _CALIBRATION_CELLS)
+    events = _spread(model.n_events, max(1, _CALIBRATION_ENTRIES // len(cells)))
+    r = model.rates(cells, events).ravel()
     x = float(np.log(density / max(float(r.mean(dtype=np.float64)), 1e-300)))
     lo, hi = -np.inf, np.inf
     for _ in range(60):
@@ -95,25 +112,18 @@ def calibrate(model: RateModel, density: float) -> float:
 
 
 def sample_matrix(model: RateModel, scale: float, rng: np.random.Generator) -> sp.csr_matrix:
-    """Binary events x cells CSR matrix drawn from the opening probabilities."""
+    """Binary events x cells CSR matrix drawn from the opening probabilities.
+
+    An entry is open when an Exp(1) draw is below its rate, i.e. with probability
+    1 - exp(-rate).
+    """
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
-    best_rate = np.full(model.n_events, -1.0, dtype=np.float32)
-    best_cell = np.zeros(model.n_events, dtype=np.int64)
-    cell_best_event = np.zeros(model.n_cells, dtype=np.int64)
     s = np.float32(scale)
     for cells in model.chunks():
         r = model.rates(cells)
         r *= s
-        j = r.argmax(axis=1)
-        v = r[np.arange(model.n_events), j]
-        better = v > best_rate
-        best_rate[better] = v[better]
-        best_cell[better] = cells[j[better]]
-        cell_best_event[cells] = r.argmax(axis=0)
-        p = -np.expm1(-r)
-        u = rng.random(r.shape, dtype=np.float32)
-        e, c = np.nonzero(u < p)
+        c, e = np.nonzero(r > rng.standard_exponential(r.shape, dtype=np.float32))
         rows.append(e)
         cols.append(cells[c])
     e = np.concatenate(rows)
@@ -122,15 +132,26 @@ def sample_matrix(model: RateModel, scale: float, rng: np.random.Generator) -> s
         (np.ones(len(e), dtype=np.uint8), (e, c)), shape=(model.n_events, model.n_cells)
     )
     empty_events = np.flatnonzero(np.diff(m.indptr) == 0)
-    col_counts = np.bincount(c, minlength=model.n_cells)
-    empty_cells = np.flatnonzero(col_counts == 0)
+    empty_cells = np.flatnonzero(np.bincount(c, minlength=model.n_cells) == 0)
     if len(empty_events) or len(empty_cells):
-        add_e = np.concatenate([empty_events, cell_best_event[empty_cells]])
-        add_c = np.concatenate([best_cell[empty_events], empty_cells])
-        extra = sp.csr_matrix(
-            (np.ones(len(add_e), dtype=np.uint8), (add_e, add_c)), shape=m.shape
-        )
-        m = m + extra
+        add_e: list[np.ndarray] = []
+        add_c: list[np.ndarray] = []
+        if len(empty_events):  # the cell with the highest rate for each empty event
+            best = np.full(len(empty_events), -1.0, dtype=np.float32)
+            arg = np.zeros(len(empty_events), dtype=np.int64)
+            for cells in model.chunks():
+                r = model.rates(cells, empty_events)
+                j = r.argmax(axis=0)
+                v = r[j, np.arange(len(empty_events))]
+                better = v > best
+                best[better], arg[better] = v[better], cells[j[better]]
+            add_e.append(empty_events)
+            add_c.append(arg)
+        if len(empty_cells):  # the event with the highest rate for each empty cell
+            add_e.append(model.rates(empty_cells).argmax(axis=1))
+            add_c.append(empty_cells)
+        ae, ac = np.concatenate(add_e), np.concatenate(add_c)
+        m = m + sp.csr_matrix((np.ones(len(ae), dtype=np.uint8), (ae, ac)), shape=m.shape)
         m.data[:] = 1
     m.sort_indices()
     return m

@@ -160,29 +160,39 @@ def load_pool(names: tuple[str, ...] | None = None, max_similarity: float = 0.85
     return tuple(kept)
 
 
-def sample_instance(
+def sample_instances(
     motif: Motif,
+    n: int,
     rng: np.random.Generator,
     log_odds: np.ndarray | None = None,
     min_score: float = -np.inf,
-    tries: int = 100,
+    rounds: int = 20,
 ) -> np.ndarray:
-    """A + strand site (codes 0..3) sampled column by column from the motif's probabilities.
+    """``n`` + strand sites (codes 0..3, shape (n, width)) sampled from the motif's columns.
 
-    With ``log_odds`` and ``min_score``, the first of ``tries`` draws scoring at least
-    ``min_score`` is returned (the consensus if none does): planted sites are real matches.
+    With ``log_odds``, draws scoring below ``min_score`` are rejected and redrawn (up to
+    ``rounds`` batches; any still missing become the consensus), so planted sites are matches.
     """
     cum = np.cumsum(motif.probabilities(), axis=0)
-    n = 1 if log_odds is None else tries
-    u = rng.random((n, motif.width))
-    draws = (u[:, None, :] > cum[None, :, :]).sum(axis=1).clip(0, 3).astype(np.uint8)
-    if log_odds is None:
-        return draws[0]
-    scores = log_odds[draws, np.arange(motif.width)[None, :]].sum(axis=1)
-    ok = np.flatnonzero(scores >= min_score)
-    if len(ok):
-        return draws[ok[0]]
-    return np.argmax(log_odds, axis=0).astype(np.uint8)
+    w = motif.width
+    out = np.empty((n, w), dtype=np.uint8)
+    got = 0
+    for _ in range(rounds if log_odds is not None else 1):
+        need = n - got
+        if need <= 0:
+            break
+        batch = max(2 * need, 16) if log_odds is not None else need
+        u = rng.random((batch, w))
+        draws = (u[:, None, :] > cum[None, :, :]).sum(axis=1).clip(0, 3).astype(np.uint8)
+        if log_odds is not None:
+            scores = log_odds[draws, np.arange(w)[None, :]].sum(axis=1)
+            draws = draws[scores >= min_score]
+        take = draws[:need]
+        out[got : got + len(take)] = take
+        got += len(take)
+    if got < n:
+        out[got:] = np.argmax(motif.counts if log_odds is None else log_odds, axis=0).astype(np.uint8)
+    return out
 
 
 def revcomp(codes: np.ndarray) -> np.ndarray:

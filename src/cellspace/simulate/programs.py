@@ -20,7 +20,7 @@ from cellspace.simulate.motifs import (
     Motif,
     Scanner,
     revcomp,
-    sample_instance,
+    sample_instances,
     score_range,
     site_score,
 )
@@ -119,7 +119,7 @@ def plant_sites(
 ) -> pd.DataFrame:
     """Write motif instances into ``fraction`` of regions per TF (in the genome).
 
-    Instances are sampled from the PWM until one reaches the TF's hit threshold. Sites lie at
+    Instances are sampled from the PWM, redrawing those below the TF's hit threshold. Sites lie at
     least ``margin`` bp inside the region, so every dataset's shifted event contains them;
     sites in one region never overlap. Returns one row per planted site.
     """
@@ -128,7 +128,7 @@ def plant_sites(
     rstart = regions["start"].to_numpy()
     rlen = int(regions["end"].iloc[0] - rstart[0])
     occupied: dict[int, list[tuple[int, int]]] = {}
-    rows: list[dict] = []
+    rows: list[tuple] = []
     n_plant = int(round(fraction * n_regions))
     for ti, m in enumerate(motifs):
         w = m.width
@@ -136,24 +136,21 @@ def plant_sites(
         if hi_pos < lo_pos or n_plant == 0:
             continue
         targets = rng.choice(n_regions, size=n_plant, replace=False)
-        for r in targets.tolist():
+        positions = rng.integers(lo_pos, hi_pos + 1, size=(n_plant, 10))
+        minus = rng.random(n_plant) < 0.5
+        instances = sample_instances(m, n_plant, rng, log_odds[ti], float(thresholds[ti]))
+        for k, r in enumerate(targets.tolist()):
             taken = occupied.setdefault(r, [])
-            for _try in range(10):
-                pos = int(rng.integers(lo_pos, hi_pos + 1))
+            for pos in positions[k].tolist():
                 if all(pos + w <= a or pos >= b for a, b in taken):
                     break
             else:
                 continue
-            site = sample_instance(m, rng, log_odds[ti], float(thresholds[ti]))
-            strand = "+" if rng.random() < 0.5 else "-"
-            written = site if strand == "+" else revcomp(site)
+            site = instances[k]
             g0 = int(rstart[r]) + pos
-            genome.chroms[int(rchrom[r])][g0 : g0 + w] = written
+            genome.chroms[int(rchrom[r])][g0 : g0 + w] = revcomp(site) if minus[k] else site
             taken.append((pos, pos + w))
-            rows.append(
-                {"tf_index": ti, "region_index": r, "offset": pos, "chrom": int(rchrom[r]),
-                 "start": g0, "end": g0 + w, "strand": strand, "site": site}
-            )
+            rows.append((ti, r, pos, int(rchrom[r]), g0, g0 + w, "-" if minus[k] else "+", site))
     cols = ["tf_index", "region_index", "offset", "chrom", "start", "end", "strand", "site"]
     return pd.DataFrame(rows, columns=cols)
 
