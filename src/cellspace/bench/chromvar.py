@@ -209,13 +209,19 @@ def deviation_zscores(counts: sp.csr_matrix, annotation: sp.csr_matrix, backgrou
         with np.errstate(divide="ignore", invalid="ignore"):
             return (obs - exp) / exp
 
+    # background annotation of iteration i: each annotated event p replaced by its background
+    # event bg_i(p), i.e. S_i^T A with S_i[p, bg_i(p)] = 1
+    n_ev = X.shape[1]
+    ones = np.ones(n_ev)
+    moves = [sp.csr_matrix((ones, (background[:, i], np.arange(n_ev))), shape=(n_ev, n_ev))
+             for i in range(n_it)]
     for f0 in range(0, n_feat, block):
         Ab = A[:, f0:f0 + block]
         raw = dev(Ab)
         s1 = np.zeros_like(raw)
         s2 = np.zeros_like(raw)
         for i in range(n_it):
-            d = dev(Ab[background[:, i]])
+            d = dev(moves[i] @ Ab)
             s1 += d
             s2 += d * d
         mean = s1 / n_it
