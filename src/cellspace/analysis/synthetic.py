@@ -96,3 +96,26 @@ def planted_motif_model(
     )
     obs = pd.DataFrame({"cell_type": pd.Categorical(types), "batch": "b0"}, index=pd.Index(ids.astype(str)))
     return model, _cells_anndata(cells, obs, run_id)
+
+
+_TRAINED: dict[tuple, tuple] = {}
+
+
+def trained_simulation(seed: int = 0, epochs: int = 20, dim: int = 30, **sim_overrides):
+    """(simulation, model, cells AnnData) of a small simulation trained with test-sized settings.
+
+    Memoised per arguments within a process (several end-to-end tests share one training);
+    treat the results as read-only.
+    """
+    key = (seed, epochs, dim, tuple(sorted((k, repr(v)) for k, v in sim_overrides.items())))
+    if key not in _TRAINED:
+        from cellspace.simulate import simulate
+        from cellspace.simulate.params import SimulationParams
+        from cellspace.train import TrainParams, train_datasets
+
+        base = dict(n_cells=600, n_events=1500, event_len=300, n_types=4, n_donors=3, density=0.03)
+        base.update(sim_overrides)
+        sim = simulate(SimulationParams(seed=seed, **base))
+        model, adata = train_datasets(sim.datasets, TrainParams(epochs=epochs, bucket=200_000, dim=dim, seed=seed))
+        _TRAINED[key] = (sim, model, adata)
+    return _TRAINED[key]

@@ -26,7 +26,9 @@ SUBCOMMANDS: list[str] = [
     "embed",
     "export",
     "import_",
+    "motifs",
     "analyze",
+    "integrate",
     "bench",
 ]
 

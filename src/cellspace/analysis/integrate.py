@@ -1,0 +1,267 @@
+"""Anchor-based batch correction in the CellSpace space (Seurat v3 integration, as the paper).
+
+The CellSpace embedding takes the place of CCA and PCA: all neighbour searches run on the
+L2-normalised cell vectors (Euclidean distance there is a monotone function of cosine). For
+each query batch, against the reference batch:
+
+1. anchors: mutual nearest neighbours, ``k_anchor`` each way;
+2. filtering: an anchor is kept when its query cell is among the ``k_filter`` nearest query
+   cells of its reference cell in the filter space (by default the same space, un-normalised;
+   with the CellSpace space for both this mainly removes anchors of very small batches);
+3. scoring: shared-neighbour overlap of the two cells' ``k_score`` neighbourhoods (within and
+   across batches), rescaled between its 1 % and 90 % quantiles to [0, 1];
+4. weights: each query cell takes its ``k_weight`` nearest anchors (by its distance to their
+   query cells); ``d' = 1 - d / d_max``, ``w = 1 - exp(-d' * score / (2 / sd)^2)``, normalised
+   to sum 1;
+5. correction: query cell minus the weighted mean of its anchors' (query - reference)
+   differences.
+
+The reference batch is left unchanged. Metrics to judge the result (batch ASW as scib computes
+it, a kBET acceptance rate) are included.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cellspace.analysis.graph import knn_between
+from cellspace.errors import ParameterError
+from cellspace.model import l2_normalize
+
+log = logging.getLogger(__name__)
+
+INTEGRATED_KEY = "X_cellspace_integrated"
+
+
+@dataclass
+class Anchors:
+    """Anchor pairs between a reference and a query batch (indices within each batch)."""
+
+    ref: np.ndarray
+    query: np.ndarray
+    score: np.ndarray
+    raw_score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ref)
+
+    def to_frame(self, ref_ids=None, query_ids=None) -> pd.DataFrame:
+        df = pd.DataFrame({"ref": self.ref, "query": self.query, "raw_score": self.raw_score, "score": self.score})
+        if ref_ids is not None:
+            df["ref_cell"] = np.asarray(ref_ids)[self.ref]
+        if query_ids is not None:
+            df["query_cell"] = np.asarray(query_ids)[self.query]
+        return df
+
+
+def find_anchors(
+    ref: np.ndarray,
+    query: np.ndarray,
+    k_anchor: int = 5,
+    k_filter: int | None = 200,
+    k_score: int = 30,
+    ref_filter: np.ndarray | None = None,
+    query_filter: np.ndarray | None = None,
+) -> Anchors:
+    """Mutual-nearest-neighbour anchors between ``ref`` and ``query`` (unit-norm rows), filtered
+    and scored as Seurat's ``FindIntegrationAnchors``."""
+    n_r, n_q = len(ref), len(query)
+    ka = min(k_anchor, n_r, n_q)
+    r2q, _ = knn_between(ref, query, ka, metric="euclidean")
+    q2r, _ = knn_between(query, ref, ka, metric="euclidean")
+    # mutual pairs
+    pairs_r = np.repeat(np.arange(n_r), ka)
+    pairs_q = r2q.ravel()
+    is_mutual = (q2r[pairs_q] == pairs_r[:, None]).any(axis=1)
+    a_r, a_q = pairs_r[is_mutual], pairs_q[is_mutual]
+    log.debug("%d mutual-neighbour anchors", len(a_r))
+    if k_filter is not None and k_filter > 0 and len(a_r):
+        rf = ref if ref_filter is None else ref_filter
+        qf = query if query_filter is None else query_filter
+        kf = min(k_filter, n_q)
+        nn_f, _ = knn_between(rf[a_r], qf, kf, metric="euclidean")
+        keep = (nn_f == a_q[:, None]).any(axis=1)
+        a_r, a_q = a_r[keep], a_q[keep]
+        log.debug("%d anchors after filtering (k_filter = %d)", len(a_r), kf)
+    raw = _shared_neighbour_scores(ref, query, a_r, a_q, k_score)
+    return Anchors(ref=a_r, query=a_q, score=_rescale(raw), raw_score=raw)
+
+
+def _shared_neighbour_scores(ref, query, a_r, a_q, k_score: int) -> np.ndarray:
+    if len(a_r) == 0:
+        return np.zeros(0)
+    n_r, n_q = len(ref), len(query)
+    ks_r, ks_q = min(k_score, n_r), min(k_score, n_q)
+    # neighbourhoods in the combined index space: reference cells 0..n_r-1, query n_r..
+    rr, _ = knn_between(ref[a_r], ref, ks_r, metric="euclidean")
+    rq, _ = knn_between(ref[a_r], query, ks_q, metric="euclidean")
+    qr, _ = knn_between(query[a_q], ref, ks_r, metric="euclidean")
+    qq, _ = knn_between(query[a_q], query, ks_q, metric="euclidean")
+    left = np.hstack([rr, rq + n_r])
+    right = np.hstack([qr, qq + n_r])
+    both = np.concatenate([np.sort(left, axis=1), np.sort(right, axis=1)], axis=1)
+    both.sort(axis=1)
+    return (both[:, 1:] == both[:, :-1]).sum(axis=1).astype(float)
+
+
+def _rescale(raw: np.ndarray) -> np.ndarray:
+    if len(raw) == 0:
+        return raw
+    lo, hi = np.quantile(raw, 0.01), np.quantile(raw, 0.90)
+    if hi <= lo:
+        return np.ones_like(raw)
+    return np.clip((raw - lo) / (hi - lo), 0.0, 1.0)
+
+
+def anchor_weights(
+    query: np.ndarray, anchors: Anchors, k_weight: int = 100, sd: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into anchors, weights) of each query cell's ``k_weight`` nearest anchors."""
+    n_a = len(anchors)
+    k = min(k_weight, n_a)
+    if k < 1:
+        raise ParameterError("no anchors between the batches: nothing to correct with")
+    idx, dist = knn_between(query, query[anchors.query], k, metric="euclidean")
+    dmax = dist[:, -1:]
+    rel = np.divide(dist, dmax, out=np.zeros_like(dist), where=dmax > 0)
+    dw = (1.0 - rel) * anchors.score[idx]
+    w = 1.0 - np.exp(-dw / (2.0 / sd) ** 2)
+    tot = w.sum(axis=1, keepdims=True)
+    # a cell whose anchors all score 0 (or all lie at the same distance) averages them equally
+    w = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / k)
+    return idx, w
+
+
+def correct_query(ref: np.ndarray, query: np.ndarray, anchors: Anchors, k_weight: int = 100,
+                  sd: float = 1.0) -> np.ndarray:
+    """Query vectors minus the weighted anchor (query - reference) differences."""
+    diff = query[anchors.query] - ref[anchors.ref]
+    idx, w = anchor_weights(query, anchors, k_weight, sd)
+    return query - np.einsum("ij,ijd->id", w, diff[idx])
+
+
+def integrate_embedding(
+    x: np.ndarray,
+    batches: np.ndarray,
+    reference: str,
+    k_anchor: int = 5,
+    k_filter: int | None = 200,
+    k_score: int = 30,
+    k_weight: int = 100,
+    sd: float = 1.0,
+) -> tuple[np.ndarray, dict[str, Anchors]]:
+    """Correct every non-reference batch towards the reference; returns (vectors, anchors).
+
+    Vectors are L2-normalised first; corrected query vectors are not re-normalised (cosine
+    downstream does that).
+    """
+    batches = np.asarray(batches).astype(str)
+    names = list(pd.unique(batches))
+    if reference not in names:
+        raise ParameterError(f"reference batch {reference!r} not found (batches: {', '.join(names)})")
+    if len(names) < 2:
+        raise ParameterError("only one batch: nothing to integrate")
+    xn = l2_normalize(np.asarray(x, dtype=np.float32)).astype(np.float64)
+    out = xn.copy()
+    ref_idx = np.flatnonzero(batches == reference)
+    ref = xn[ref_idx]
+    all_anchors = {}
+    for b in names:
+        if b == reference:
+            continue
+        q_idx = np.flatnonzero(batches == b)
+        q = xn[q_idx]
+        anchors = find_anchors(ref, q, k_anchor, k_filter, k_score,
+                               ref_filter=np.asarray(x, np.float64)[ref_idx],
+                               query_filter=np.asarray(x, np.float64)[q_idx])
+        log.info("batch %s: %d cells, %d anchors with %s", b, len(q_idx), len(anchors), reference)
+        if len(anchors) == 0:
+            raise ParameterError(f"no anchors between batch {b!r} and the reference {reference!r}")
+        out[q_idx] = correct_query(ref, q, anchors, k_weight, sd)
+        all_anchors[str(b)] = anchors
+    return out.astype(np.float32), all_anchors
+
+
+def integrate(
+    adata,
+    batch_key: str,
+    reference: str,
+    use_rep: str = "X_cellspace",
+    key_added: str = INTEGRATED_KEY,
+    **kwargs,
+) -> dict[str, Anchors]:
+    """Anchor correction of ``adata.obsm[use_rep]`` into ``obsm[key_added]`` (+ uns params)."""
+    from cellspace.analysis.validate import embedding_of, obs_column
+
+    obs_column(adata, batch_key, "batch column")
+    x = embedding_of(adata, use_rep)
+    corrected, anchors = integrate_embedding(x, adata.obs[batch_key].to_numpy(), reference, **kwargs)
+    adata.obsm[key_added] = corrected
+    adata.uns["integration"] = {
+        "method": "anchors (Seurat v3 style)",
+        "use_rep": use_rep,
+        "batch_key": batch_key,
+        "reference": reference,
+        "n_anchors": {str(b): int(len(a)) for b, a in anchors.items()},
+        **{k: (-1 if v is None else v) for k, v in kwargs.items()},
+    }
+    return anchors
+
+
+# ----------------------------------------------------------------------------- metrics
+def silhouette_batch(x: np.ndarray, batches, labels, metric: str = "cosine") -> float:
+    """scib's batch ASW: per cell type, mean of 1 - |silhouette on batch labels|; averaged over
+    cell types (types with one batch or < 2 cells are skipped)."""
+    from sklearn.metrics import silhouette_samples
+
+    batches = np.asarray(batches).astype(str)
+    labels = np.asarray(labels).astype(str)
+    scores = []
+    for t in np.unique(labels):
+        m = labels == t
+        b = batches[m]
+        nb = len(np.unique(b))
+        if nb < 2 or nb >= m.sum():
+            continue
+        s = silhouette_samples(x[m], b, metric=metric)
+        scores.append(np.mean(1.0 - np.abs(s)))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def kbet_acceptance(x: np.ndarray, batches, k: int = 50, alpha: float = 0.05, metric: str = "cosine") -> float:
+    """kBET acceptance rate: fraction of cells whose k-neighbourhood batch composition passes a
+    chi-square test against the global batch frequencies at level ``alpha`` (1 = well mixed)."""
+    batches = np.asarray(batches).astype(str)
+    cats, codes = np.unique(batches, return_inverse=True)
+    n, nb = len(codes), len(cats)
+    if nb < 2:
+        return float("nan")
+    k = min(k, n - 1)
+    idx, _ = knn_between(x, x, k, metric=metric, exclude_self=True)
+    counts = np.zeros((n, nb))
+    np.add.at(counts, (np.repeat(np.arange(n), k), codes[idx].ravel()), 1.0)
+    expected = np.bincount(codes, minlength=nb) / n * k
+    chi2 = ((counts - expected) ** 2 / expected).sum(axis=1)
+    p = stats.chi2.sf(chi2, df=nb - 1)
+    return float(np.mean(p >= alpha))
+
+
+def integration_metrics(x: np.ndarray, batches, labels, n_clusters: int | None = None, seed: int = 0) -> dict:
+    """batch ASW, kBET acceptance and cell-type ARI (clusters at the number of labels)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from cellspace.analysis.clustering import cluster_embedding
+
+    labels = np.asarray(labels).astype(str)
+    n = n_clusters or len(np.unique(labels))
+    clusters = cluster_embedding(x, n_clusters=n, seed=seed)
+    return {
+        "batch_asw": silhouette_batch(x, batches, labels),
+        "kbet_acceptance": kbet_acceptance(x, batches),
+        "ari": float(adjusted_rand_score(labels, clusters)),
+    }

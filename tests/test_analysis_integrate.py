@@ -1,0 +1,106 @@
+"""Anchor-based batch correction and its metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellspace.analysis.integrate import (
+    correct_query,
+    find_anchors,
+    integrate,
+    integration_metrics,
+    kbet_acceptance,
+    silhouette_batch,
+)
+from cellspace.analysis.synthetic import blob_cells
+from cellspace.errors import ParameterError
+from cellspace.model import l2_normalize
+
+
+def test_anchors_are_mutual_nearest_neighbours_with_scores_in_unit_range():
+    rng = np.random.default_rng(0)
+    ref = l2_normalize(rng.normal(size=(120, 8)))
+    query = l2_normalize(ref[:80] + 0.05 * rng.normal(size=(80, 8)))
+    a = find_anchors(ref, query, k_anchor=3, k_filter=None, k_score=10)
+    assert len(a) >= 60
+    d = ((ref[:, None, :] - query[None]) ** 2).sum(-1)
+    r2q = np.argsort(d, axis=1)[:, :3]
+    q2r = np.argsort(d.T, axis=1)[:, :3]
+    for r, q in zip(a.ref, a.query, strict=True):
+        assert q in r2q[r] and r in q2r[q]
+    assert a.score.min() >= 0 and a.score.max() <= 1
+    # almost every query cell is anchored to the reference cell it was derived from
+    exact = set(zip(a.ref.tolist(), a.query.tolist(), strict=True))
+    assert np.mean([(i, i) in exact for i in range(80)]) > 0.9
+
+
+def test_constant_shift_is_largely_removed():
+    rng = np.random.default_rng(1)
+    centres = 10 * rng.normal(size=(4, 6))
+    ref = centres[rng.integers(0, 4, 300)] + 0.2 * rng.normal(size=(300, 6))
+    shift = np.array([1.5, -1.0, 0.5, 0, 0, 0])
+    query = ref[rng.permutation(300)[:200]] + 0.05 * rng.normal(size=(200, 6)) + shift
+    a = find_anchors(ref, query, k_anchor=5, k_filter=None, k_score=10)
+    assert len(a) > 50
+    corrected = correct_query(ref, query, a, k_weight=30)
+    residual = np.linalg.norm(corrected - (query - shift), axis=1)
+    assert np.median(residual) < 0.5 * np.linalg.norm(shift)  # uncorrected: the full norm
+
+
+def test_integration_improves_batch_mixing_and_keeps_cell_types():
+    adata = blob_cells(n_cells=1200, n_types=4, dim=20, noise=0.6, n_batches=2, batch_shift=2.5, seed=3)
+    b, y = adata.obs["batch"].to_numpy(), adata.obs["cell_type"].to_numpy()
+    before = integration_metrics(adata.obsm["X_cellspace"], b, y)
+    anchors = integrate(adata, "batch", "b0")
+    after = integration_metrics(adata.obsm["X_cellspace_integrated"], b, y)
+    assert set(anchors) == {"b1"}
+    assert after["batch_asw"] > before["batch_asw"] + 0.1
+    assert after["kbet_acceptance"] > before["kbet_acceptance"] + 0.1
+    assert after["ari"] >= before["ari"] - 0.05
+    ref = (b == "b0")
+    np.testing.assert_allclose(adata.obsm["X_cellspace_integrated"][ref],
+                               l2_normalize(adata.obsm["X_cellspace"][ref]), atol=1e-6)
+    assert adata.uns["integration"]["reference"] == "b0"
+
+
+def test_batch_asw_is_one_for_mixed_and_low_for_separated_batches():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5))
+    labels = np.repeat(["a", "b"], 200)
+    mixed = rng.integers(0, 2, 400)
+    assert silhouette_batch(x, mixed, labels, metric="euclidean") > 0.9
+    sep = x.copy()
+    sep[:, 0] += 20 * mixed
+    assert silhouette_batch(sep, mixed, labels, metric="euclidean") < 0.2
+    assert kbet_acceptance(x, mixed, metric="euclidean") > 0.8
+    assert kbet_acceptance(sep, mixed, metric="euclidean") < 0.05
+
+
+def test_unknown_reference_or_single_batch_is_a_parameter_error():
+    adata = blob_cells(n_cells=100, n_batches=2)
+    with pytest.raises(ParameterError, match="reference batch"):
+        integrate(adata, "batch", "nope")
+    one = blob_cells(n_cells=100, n_batches=1)
+    with pytest.raises(ParameterError, match="one batch"):
+        integrate(one, "batch", "b0")
+
+
+def test_cli_integrate_writes_corrected_embedding_anchors_and_metrics(tmp_path):
+    from cellspace.analysis.validate import read_cells, write_h5ad
+    from cellspace.cli import main
+
+    adata = blob_cells(n_cells=600, n_types=3, dim=16, n_batches=3, batch_shift=2.0, seed=2)
+    write_h5ad(adata, tmp_path / "cells.h5ad")
+    rc = main(["integrate", "--cells", str(tmp_path / "cells.h5ad"), "--batch-key", "batch",
+               "--reference", "b1", "--out", str(tmp_path / "int.h5ad"), "--anchors",
+               str(tmp_path / "anchors.tsv"), "--label-key", "cell_type"])
+    assert rc == 0
+    res = read_cells(tmp_path / "int.h5ad")
+    assert res.obsm["X_cellspace_integrated"].shape == (600, 16)
+    m = res.uns["integration"]["metrics"]
+    assert m["after"]["batch_asw"] > m["before"]["batch_asw"]
+    anchors = pd.read_csv(tmp_path / "anchors.tsv", sep="\t")
+    assert set(anchors["query_batch"]) == {"b0", "b2"}
+    assert {"ref_cell", "query_cell", "score"} <= set(anchors.columns)
