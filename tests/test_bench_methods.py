@@ -58,7 +58,7 @@ def test_method_gives_finite_embedding_of_right_shape(toy, name):
     if m.missing_dependencies():
         pytest.skip(f"{name} needs {', '.join(m.missing_dependencies())}: the [torch] extra")
     a = toy.copy()
-    run = run_method(a, name, batch_key="batch", params=SMALL.get(name, {}))
+    run = run_method(a, name, batch_key="batch", params=SMALL.get(name, {}), memory="rss")
     emb = a.obsm[f"X_{name}"]
     assert emb.shape[0] == a.n_obs and 2 <= emb.shape[1] <= 32
     assert np.isfinite(emb).all() and emb.std() > 0
@@ -72,12 +72,21 @@ def test_torch_methods_without_torch_name_the_extra(toy):
     for name in ("scbasset", "peakvi_batch"):
         assert name not in available_methods()
         with pytest.raises(MissingDependencyError, match=r"cellspace\[torch\]"):
-            run_method(toy.copy(), name, batch_key="batch")
+            run_method(toy.copy(), name, batch_key="batch", memory="rss")
+
+
+def test_memory_modes_report_a_peak_and_child_mode_gives_the_same_embedding(toy):
+    a = toy.copy()
+    child = run_method(a, "lsi", memory="child")
+    local = run_method(a, "lsi", memory="tracemalloc")
+    assert child.peak_memory > 0 and local.peak_memory > 0
+    assert np.allclose(child.embedding, local.embedding)
+    assert a.uns["bench_runs"]["lsi"]["memory_mode"] == "tracemalloc"
 
 
 def test_batch_method_without_batch_column_is_a_parameter_error(toy):
     with pytest.raises(ParameterError, match="batch column"):
-        run_method(toy.copy(), "lsi_harmony")
+        run_method(toy.copy(), "lsi_harmony", memory="rss")
 
 
 def test_lsi_separates_cell_types_and_drops_depth_component():

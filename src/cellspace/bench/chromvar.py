@@ -201,13 +201,16 @@ def deviation_zscores(counts: sp.csr_matrix, annotation: sp.csr_matrix, backgrou
     n_cells, n_feat = X.shape[0], A.shape[1]
     Z = np.zeros((n_cells, n_feat), dtype=np.float32)
     n_it = background.shape[1]
+    # deviation = observed / expected - 1 with expected = depth * (E . a): scale the rows of X
+    # by 1 / depth and the columns of each annotation by 1 / (E . a), so one sparse product
+    # gives the ratio r = deviation + 1 (mean shifts by 1, variance unchanged)
+    Xs = sp.csr_matrix(sp.diags(1.0 / depth) @ X)
 
-    def dev(Ab: sp.csr_matrix) -> np.ndarray:
-        obs = (X @ Ab).toarray()
+    def ratio(Ab: sp.csr_matrix) -> np.ndarray:
         e = np.asarray(Ab.T @ E).ravel()
-        exp = depth[:, None] * e[None, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (obs - exp) / exp
+        with np.errstate(divide="ignore"):
+            inv = np.where(e > 0, 1.0 / e, 0.0)
+        return (Xs @ sp.csr_matrix(Ab @ sp.diags(inv))).toarray()
 
     # background annotation of iteration i: each annotated event p replaced by its background
     # event bg_i(p), i.e. S_i^T A with S_i[p, bg_i(p)] = 1
@@ -217,18 +220,23 @@ def deviation_zscores(counts: sp.csr_matrix, annotation: sp.csr_matrix, backgrou
              for i in range(n_it)]
     for f0 in range(0, n_feat, block):
         Ab = A[:, f0:f0 + block]
-        raw = dev(Ab)
+        raw = ratio(Ab)
         s1 = np.zeros_like(raw)
         s2 = np.zeros_like(raw)
         for i in range(n_it):
-            d = dev(moves[i] @ Ab)
-            s1 += d
-            s2 += d * d
-        mean = s1 / n_it
-        var = (s2 - n_it * mean * mean) / max(n_it - 1, 1)
+            r = ratio(moves[i] @ Ab)
+            s1 += r
+            r *= r
+            s2 += r
+        s1 /= n_it  # mean
+        s2 -= n_it * s1 * s1
+        s2 /= max(n_it - 1, 1)  # variance
+        np.maximum(s2, 0, out=s2)
+        np.sqrt(s2, out=s2)
+        raw -= s1
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = (raw - mean) / np.sqrt(np.maximum(var, 0))
-        Z[:, f0:f0 + block] = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+            raw /= s2
+        Z[:, f0:f0 + block] = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
     return Z
 
 

@@ -49,3 +49,13 @@ def toy_atac(n_cells: int = 300, n_events: int = 400, n_types: int = 3, n_batche
     )
     var = pd.DataFrame({"sequence": seqs}, index=[f"event{j}" for j in range(n_events)])
     return AnnData(X=sp.csr_matrix(X), obs=obs, var=var)
+
+
+def dataset_to_anndata(ds) -> AnnData:
+    """A :class:`cellspace.dataset.Dataset` as the cells x events AnnData the methods take
+    (binary X, obs = cell metadata, var["sequence"])."""
+    seqs = [ds.sequences.sequence(i) for i in range(ds.n_events)]
+    obs = ds.obs.copy()
+    obs.index = obs.index.astype(str)
+    var = pd.DataFrame({"sequence": seqs}, index=pd.Index([str(e) for e in ds.event_ids]))
+    return AnnData(X=sp.csr_matrix(ds.events.T, dtype=np.float32), obs=obs, var=var)
