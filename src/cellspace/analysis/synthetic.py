@@ -119,3 +119,27 @@ def trained_simulation(seed: int = 0, epochs: int = 20, dim: int = 30, **sim_ove
         model, adata = train_datasets(sim.datasets, TrainParams(epochs=epochs, bucket=200_000, dim=dim, seed=seed))
         _TRAINED[key] = (sim, model, adata)
     return _TRAINED[key]
+
+
+def branching_cells(n_cells: int = 600, n_branches: int = 2, dim: int = 16, noise: float = 0.03,
+                    branch_point: float = 0.3, seed: int = 0):
+    """AnnData of cells on a tree: a root segment, then ``n_branches`` diverging branches.
+
+    obs: ``pseudotime`` (0..1), ``branch`` (0 = root segment), ``cell_type`` ("root" or
+    "term<b>" by the dominant state, as the simulator names them).
+    """
+    rng = np.random.default_rng(seed)
+    t = rng.random(n_cells)
+    branch = np.where(t < branch_point, 0, rng.integers(1, n_branches + 1, n_cells))
+    dirs = np.linalg.qr(rng.normal(size=(dim, n_branches + 2)))[0].T  # orthonormal directions
+    base = 3.0 * dirs[-1]  # keeps every vector far from the origin (cosine geometry)
+    x = base + np.outer(np.minimum(t, branch_point), dirs[0])
+    for b in range(1, n_branches + 1):
+        m = branch == b
+        x[m] += np.outer(t[m] - branch_point, dirs[b])
+    x += noise * rng.normal(size=x.shape)
+    q = np.clip((t - branch_point) / (1 - branch_point), 0, 1)
+    label = np.where((branch > 0) & (q >= 0.5), np.char.add("term", branch.astype(str)), "root")
+    obs = pd.DataFrame({"pseudotime": t, "branch": branch, "cell_type": pd.Categorical(label)},
+                       index=pd.Index([f"cell{i}" for i in range(n_cells)]))
+    return _cells_anndata(x, obs, run_id=f"branching-{seed}")

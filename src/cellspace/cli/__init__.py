@@ -28,6 +28,8 @@ SUBCOMMANDS: list[str] = [
     "import_",
     "motifs",
     "analyze",
+    "trajectory",
+    "denovo",
     "integrate",
     "bench",
 ]
