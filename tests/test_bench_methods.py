@@ -31,6 +31,9 @@ SMALL = {
     "scbasset_batch": {"epochs": 2, "seq_len": 256, "width": 0.1, "n_tower": 2},
     "peakvi": {"max_epochs": 2},
     "peakvi_batch": {"max_epochs": 2},
+    "simba": {"epochs": 2},
+    "simba_batch": {"epochs": 2},
+    "simba_sequence": {"epochs": 1, "k": 4},
 }
 
 
@@ -39,19 +42,20 @@ def toy():
     return toy_atac(n_cells=150, n_events=120, n_types=3, n_batches=2, seq_len=200, seed=0)
 
 
-def test_registry_lists_every_competitor_and_simba_as_missing():
+def test_registry_lists_every_competitor():
     names = set(list_methods())
     assert {"cellspace", "cellspace_batch", "lsi", "itlsi", "lsi_harmony", "itlsi_harmony",
             "chromvar_motif", "chromvar_kmer", "peakvi", "peakvi_batch", "scbasset",
-            "scbasset_batch"} <= names
-    assert "simba" in MISSING and "simba" not in names
-    with pytest.raises(ParameterError, match="not available: SIMBA is not on PyPI"):
-        get_method("simba")
+            "scbasset_batch", "simba", "simba_batch", "simba_sequence"} <= names
+    assert not MISSING
+    with pytest.raises(ParameterError, match="unknown method 'nope'"):
+        get_method("nope")
 
 
 @pytest.mark.parametrize("name", [
     "lsi", "itlsi", "lsi_harmony", "itlsi_harmony", "chromvar_kmer", "chromvar_motif",
     "cellspace", "cellspace_batch", "scbasset", "scbasset_batch", "peakvi", "peakvi_batch",
+    "simba", "simba_batch", "simba_sequence",
 ])
 def test_method_gives_finite_embedding_of_right_shape(toy, name):
     m = get_method(name)
@@ -60,7 +64,7 @@ def test_method_gives_finite_embedding_of_right_shape(toy, name):
     a = toy.copy()
     run = run_method(a, name, batch_key="batch", params=SMALL.get(name, {}), memory="rss")
     emb = a.obsm[f"X_{name}"]
-    assert emb.shape[0] == a.n_obs and 2 <= emb.shape[1] <= 32
+    assert emb.shape[0] == a.n_obs and 2 <= emb.shape[1] <= 50
     assert np.isfinite(emb).all() and emb.std() > 0
     rec = a.uns["bench_runs"][name]
     assert rec["seconds"] == pytest.approx(run.seconds) and rec["seconds"] > 0
@@ -210,3 +214,50 @@ def test_filter_features_drops_low_sd_and_correlated_features():
                          rng.normal(0, 0.5, 100)])
     keep = cv.filter_features(Z, min_sd=1.5, max_cor=0.9, min_keep=1)
     assert sorted(keep.tolist()) in ([0, 2], [1, 2])
+
+
+def test_pbg_softmax_gradients_match_finite_differences():
+    from cellspace.bench.methods.simba import _side_grads
+
+    rng = np.random.default_rng(6)
+    A, B, U = rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 5, 3))
+    loss, dA, dB, dU = _side_grads(A, B, U)
+    eps = 1e-6
+    for which, grad in ((0, dA), (1, dB), (2, dU)):
+        for pos in ((0, 1, 2), (1, 3, 0)):
+            args = [A.copy(), B.copy(), U.copy()]
+            args[which][pos] += eps
+            assert (_side_grads(*args)[0] - loss) / eps == pytest.approx(grad[pos], rel=1e-4, abs=1e-6)
+
+
+def test_pbg_training_separates_two_communities():
+    from cellspace.bench.methods.simba import Relation, pbg_train
+
+    rng = np.random.default_rng(7)
+    cells = np.repeat([0, 1], 50)
+    lhs, rhs = [], []
+    for c in range(100):  # cells of group g link to peaks of group g
+        peaks = rng.choice(40, 12, replace=False) + 40 * cells[c]
+        lhs += [c] * 12
+        rhs += peaks.tolist()
+    emb = pbg_train({"cell": 100, "peak": 80}, [Relation("cell", "peak", np.array(lhs),
+                                                         np.array(rhs))], epochs=5, seed=0)
+    E = emb["cell"] / np.linalg.norm(emb["cell"], axis=1, keepdims=True)
+    S = E @ E.T
+    same = S[cells[:, None] == cells[None, :]].mean()
+    other = S[cells[:, None] != cells[None, :]].mean()
+    assert same > other + 0.5
+
+
+def test_mnn_edges_link_identical_cells_across_batches():
+    from cellspace.bench.methods.simba import _mnn_edges
+
+    rng = np.random.default_rng(8)
+    base = (rng.random((40, 200)) < 0.2).astype(np.float32)
+    base[np.arange(40), rng.integers(0, 200, 40)] = 1
+    X = sp.csr_matrix(np.vstack([base, base]))
+    batches = np.repeat(["a", "b"], 40)
+    src, dst = _mnn_edges(X, batches, n_components=10, k=3)
+    assert src.size > 0 and (batches[src] == "a").all() and (batches[dst] == "b").all()
+    twins = set(zip(src.tolist(), (dst - 40).tolist(), strict=True))
+    assert np.mean([(i, i) in twins for i in range(40)]) > 0.7  # most cells meet their twin

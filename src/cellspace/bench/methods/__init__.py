@@ -21,14 +21,8 @@ from cellspace.errors import ParameterError
 __all__ = ["MISSING", "Method", "MethodRun", "MissingDependencyError", "available_methods",
            "get_method", "list_methods", "run_method"]
 
-MISSING: dict[str, str] = {
-    "simba": (
-        "SIMBA is not on PyPI (simba is installed from conda/GitHub only) and its training "
-        "engine PyTorch-BigGraph needs torch; not provided here"
-    ),
-    "simba_batch": "see 'simba'",
-    "simba_sequence": "see 'simba'",
-}
+# methods that cannot be provided, with the reason (shown by `cellspace benchmark list`)
+MISSING: dict[str, str] = {}
 
 _REGISTRY: dict[str, Method] | None = None
 
