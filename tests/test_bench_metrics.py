@@ -153,3 +153,17 @@ def test_per_label_table_lists_every_cell_type_with_batch_metrics():
     assert list(per.index) == ["0", "1", "2"]
     assert set(M.BATCH_METRICS) <= set(per.columns)
     assert per["n_cells"].sum() == lab.size
+
+
+def test_score_anndata_excludes_labels_and_records_scores():
+    import anndata as ad
+    import pandas as pd
+
+    X, lab, bat = _blobs()
+    lab = lab.astype(object)
+    lab[:5] = "unknown"
+    a = ad.AnnData(obs=pd.DataFrame({"ct": lab, "b": bat}, index=[f"c{i}" for i in range(lab.size)]))
+    a.obsm["X_e"] = X
+    df = M.score_anndata(a, ["e"], "ct", "b", label_exclude=["unknown"])
+    assert df.loc["e", "ari"] == pytest.approx(1.0)
+    assert a.uns["bench_scores"]["method"] == ["e"]

@@ -513,3 +513,35 @@ def warm_up(n_cells: int, n_neighbors: int, n_batches: int) -> None:
     idx = rng.integers(0, n_cells, size=(n_cells, n_neighbors))
     nb = Neighbors(idx, np.zeros((n_cells, n_neighbors)))
     kbet(nb, np.arange(n_cells) % n_batches)
+
+
+def score_anndata(
+    adata,
+    methods: Sequence[str],
+    label_key: str,
+    batch_key: str | None = None,
+    *,
+    label_exclude: Sequence[str] = (),
+    subset: np.ndarray | None = None,
+    metrics: dict[str, str] | None = None,
+    cluster_method: str = "leiden",
+    n_neighbors: int = 20,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Scores of ``adata.obsm[f"X_{m}"]`` for each method ``m`` (one row per method) on the
+    cells left after ``label_exclude`` and ``subset``; writes them to
+    ``adata.uns["bench_scores"]`` too. ``metrics`` maps methods to "cosine" (default
+    euclidean)."""
+    labels = adata.obs[label_key].astype(object).to_numpy()
+    mask = evaluation_mask(labels, label_exclude, subset)
+    batches = None if batch_key is None else adata.obs[batch_key].astype(str).to_numpy()[mask]
+    rows = []
+    for m in methods:
+        X = np.asarray(adata.obsm[f"X_{m}"])[mask]
+        sc = score_embedding(X, labels[mask].astype(str), batches,
+                             metric=(metrics or {}).get(m, "euclidean"), n_neighbors=n_neighbors,
+                             cluster_fn=SharedClustering(cluster_method), seed=seed)
+        rows.append({"method": m, **sc.as_series().to_dict()})
+    df = pd.DataFrame(rows).set_index("method")
+    adata.uns["bench_scores"] = df.reset_index().to_dict(orient="list")
+    return df
