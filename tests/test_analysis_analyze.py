@@ -21,6 +21,7 @@ def cells_file(tmp_path):
     return path, adata
 
 
+@pytest.mark.slow  # umap-learn compiles its layout code with numba on first use (~20-40 s)
 def test_analyze_writes_clusters_umap_and_plots(cells_file, tmp_path):
     path, truth = cells_file
     out = tmp_path / "out"
@@ -37,6 +38,16 @@ def test_analyze_writes_clusters_umap_and_plots(cells_file, tmp_path):
     for png in ("umap_leiden.png", "umap_cell_type.png", "umap_batch.png"):
         assert (out / png).stat().st_size > 1000
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_analyze_clusters_match_cell_types_at_requested_count(cells_file, tmp_path):
+    path, truth = cells_file
+    res = analyze_cells(path, tmp_path / "o", n_clusters=4, n_neighbors=15, umap=False)
+    assert res.obs["leiden"].nunique() == 4
+    assert adjusted_rand_score(truth.obs["cell_type"], res.obs["leiden"]) > 0.95
+    back = read_cells(tmp_path / "o" / "cells.h5ad")
+    assert back.uns["leiden"]["params"]["n_clusters"] == 4
+    assert back.obsp["connectivities"].nnz > 0 and back.obsp["distances"].shape == (400, 400)
 
 
 def test_cli_analyze_without_umap_and_louvain(cells_file, tmp_path):

@@ -111,7 +111,7 @@ def test_cli_denovo_writes_motifs_tables_logos_and_scores(tmp_path):
     dbfile.write_text(format_jaspar([onehot_motif(t, s[0]) for t, s in PLANTED.items()]))
     out = tmp_path / "dn"
     rc = main(["denovo", "--model", str(tmp_path / "model.npz"), "--cells", str(tmp_path / "cells.h5ad"),
-               "--out", str(out), "--motif-file", str(dbfile), "--groupby", "cell_type"])
+               "--out", str(out), "--motif-file", str(dbfile), "--groupby", "cell_type", "--max-logos", "2"])
     assert rc == 0
     table = pd.read_csv(out / "denovo_motifs.tsv", sep="\t")
     assert set(PLANTED) <= set(table["match1_name"])

@@ -225,7 +225,7 @@ def test_cli_motifs_writes_scores_tables_and_heatmap(tmp_path):
         [Motif("P1", "t1", np.eye(4)[["ACGT".index(c) for c in "ACGTTGCAAT"]] * 20)]))
     out = tmp_path / "mot"
     rc = main(["motifs", "--model", str(tmp_path / "model.npz"), "--cells", str(tmp_path / "cells.h5ad"),
-               "--motif-file", str(mfile), "--out", str(out), "--top", "2"])
+               "--motif-file", str(mfile), "--out", str(out), "--top", "2", "--scores-tsv"])
     assert rc == 0
     s = ad.read_h5ad(out / "motif_scores.h5ad")
     assert s.shape == (60, 3) and s.varm["embedding"].shape == (3, 16)

@@ -245,24 +245,26 @@ def compare_motifs(query: Motif, targets: Sequence[Motif], min_overlap: int = 5)
     share of the query that the target explains; a partial overlap scores lower). Returns target
     id, name, similarity, offset (target column = query column - offset) and strand."""
     q = _standardise(query.probabilities())
+    lq = q.shape[0]
+    diag_index: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     rows = []
     for t in targets:
         tp = t.probabilities()
+        lt = tp.shape[0]
+        if lt not in diag_index:
+            i, j = np.meshgrid(np.arange(lq), np.arange(lt), indexing="ij")
+            idx = (i - j + lt - 1).ravel()  # offset (i - j) shifted to be >= 0
+            diag_index[lt] = (idx, np.bincount(idx, minlength=lq + lt - 1))
+        idx, overlap = diag_index[lt]
+        valid = overlap >= min(min_overlap, lq, lt)
         best = (-np.inf, 0, "+")
         for strand, tm in (("+", _standardise(tp)), ("-", _standardise(tp[::-1, ::-1]))):
-            # column correlations for all pairs, then sum along diagonals (offsets)
-            cc = q @ tm.T  # (len q, len t)
-            lq, lt = cc.shape
-            ov_min = min(min_overlap, lq, lt)
-            for off in range(-(lt - ov_min), lq - ov_min + 1):
-                # query column i aligns with target column i - off
-                diag = np.diagonal(cc, offset=-off)
-                if len(diag) < ov_min:
-                    continue
-                score = diag.sum() / lq
-                if score > best[0]:
-                    best = (score, off, strand)
-        rows.append({"target_id": t.id, "target_name": t.name, "similarity": float(best[0]),
+            sums = np.bincount(idx, weights=(q @ tm.T).ravel(), minlength=lq + lt - 1) / lq
+            sums[~valid] = -np.inf
+            k = int(np.argmax(sums))
+            if sums[k] > best[0]:
+                best = (float(sums[k]), k - (lt - 1), strand)
+        rows.append({"target_id": t.id, "target_name": t.name, "similarity": best[0],
                      "offset": int(best[1]), "strand": best[2]})
     return pd.DataFrame(rows).sort_values("similarity", ascending=False, kind="stable").reset_index(drop=True)
 

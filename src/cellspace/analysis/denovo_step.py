@@ -44,11 +44,12 @@ def smooth_cells(x: np.ndarray, n_neighbors: int) -> np.ndarray:
     return l2_normalize(xn[knn.indices].mean(axis=1))
 
 
-def logo_figure(result: DenovoResult, table: pd.DataFrame, max_motifs: int = 40) -> Figure:
-    """Information-content logos of the de novo motifs with their best database match."""
+def logo_figure(result: DenovoResult, table: pd.DataFrame, max_motifs: int = 24) -> Figure:
+    """Information-content logos of the largest de novo motifs with their best database match
+    (logomaker draws about one logo per second)."""
     import logomaker
 
-    motifs = result.motifs[:max_motifs]
+    motifs = sorted(result.motifs, key=lambda m: -len(m.lmers))[:max_motifs]
     n = max(len(motifs), 1)
     ncol = 2 if n > 1 else 1
     nrow = -(-n // ncol)
@@ -90,6 +91,7 @@ def run_denovo(
     selection: str = "cells",
     n_top: int = 100,
     compare: bool = True,
+    max_logos: int = 24,
     motif_file: str | Path | None = None,
     motif_format: str | None = None,
     release: str = DEFAULT_RELEASE,
@@ -129,7 +131,8 @@ def run_denovo(
                             ignore_index=True)
         write_tsv(matches[["motif_id", "target_id", "target_name", "similarity", "offset", "strand"]],
                   out / "denovo_matches.tsv", index=False)
-    save_figure(logo_figure(result, table), out / "denovo_logos.png")
+    if max_logos > 0:
+        save_figure(logo_figure(result, table, max_logos), out / "denovo_logos.png")
     if result.motifs:
         _write_scores(adata, result, embedding_of(adata, use_rep), out / "denovo_scores.h5ad")
     log.info("wrote %s", out)

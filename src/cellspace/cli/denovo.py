@@ -47,6 +47,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    "cells (the paper's); 'contrast' = the --n-top L-mers closest to the group's centroid "
                    "relative to the other groups' (robust to noisy single cells)")
     p.add_argument("--n-top", type=int, default=100, help="L-mers per group with --selection contrast")
+    p.add_argument("--max-logos", type=int, default=24, help="logos drawn (largest motifs first; 0: none)")
     p.add_argument("--no-compare", action="store_true", help="skip the database comparison")
     p.add_argument("--jaspar-release", default=DEFAULT_RELEASE, help="JASPAR release for the comparison")
     p.add_argument("--collection", default=DEFAULT_COLLECTION, help="JASPAR collection")
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, cells=args.cells, out=args.out, groupby=args.groupby, use_rep=args.use_rep,
         length=args.length, n_neighbors=args.n_neighbors, min_fraction=args.min_fraction, cut=args.cut,
         min_members=args.min_members, max_cells_per_group=args.max_cells_per_group or None,
-        smooth=args.smooth, selection=args.selection, n_top=args.n_top, compare=not args.no_compare, motif_file=args.motif_file,
+        smooth=args.smooth, selection=args.selection, n_top=args.n_top, compare=not args.no_compare, max_logos=args.max_logos, motif_file=args.motif_file,
         motif_format=args.motif_format, release=args.jaspar_release, collection=args.collection,
         taxon=None if args.taxon in ("all", "") else args.taxon, seed=args.seed,
     )

@@ -27,8 +27,8 @@ def register(subparsers) -> argparse.ArgumentParser:
             "Embed the motifs of a database (a JASPAR release bundled offline, or a JASPAR, MEME or "
             "HOMER file) in the model's latent space and score every cell: cosine(cell, motif), "
             "z-scored across cells per motif. Writes DIR/motif_scores.h5ad (cells x motifs; "
-            "varm['embedding'] holds the motif vectors), motif_scores.tsv, motif_embedding.tsv, "
-            "mean scores and top motifs per group (TSV) and a heatmap (PNG)."
+            "varm['embedding'] holds the motif vectors), motif_embedding.tsv, mean scores and top "
+            "motifs per group (TSV), a heatmap (PNG) and, with --scores-tsv, motif_scores.tsv."
         ),
     )
     p.add_argument("--model", required=True, type=Path, help="model.npz of the training run")
@@ -51,7 +51,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    "if present, else fresh Leiden clusters)")
     p.add_argument("--top", type=int, default=5, help="motifs per group in the top table and heatmap")
     p.add_argument("--use-rep", default="X_cellspace", help="obsm key of the cell embedding")
-    p.add_argument("--no-scores-tsv", action="store_true", help="skip the (large) cells x motifs TSV")
+    p.add_argument("--scores-tsv", action="store_true",
+                   help="also write the cells x motifs z-scores as TSV (large and slow for many cells)")
     return p
 
 
@@ -80,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
         use_rep=args.use_rep,
         groupby=args.groupby,
         top=args.top,
-        scores_tsv=not args.no_scores_tsv,
+        scores_tsv=args.scores_tsv,
     )
     return 0
