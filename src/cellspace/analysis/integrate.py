@@ -1,13 +1,15 @@
 """Anchor-based batch correction in the CellSpace space (Seurat v3 integration, as the paper).
 
-The CellSpace embedding takes the place of CCA and PCA: all neighbour searches run on the
-L2-normalised cell vectors (Euclidean distance there is a monotone function of cosine). For
-each query batch, against the reference batch:
+The CellSpace embedding takes the place of CCA and PCA: all neighbour searches run on
+L2-normalised cell vectors (Euclidean distance there is a monotone function of cosine), by
+default after removing each batch's mean vector (the "anchor space", which like CCA keeps a
+global shift between batches from biasing the pairs). For each query batch, against the
+reference batch:
 
 1. anchors: mutual nearest neighbours, ``k_anchor`` each way;
 2. filtering: an anchor is kept when its query cell is among the ``k_filter`` nearest query
-   cells of its reference cell in the filter space (by default the same space, un-normalised;
-   with the CellSpace space for both this mainly removes anchors of very small batches);
+   cells of its reference cell (Seurat does this in the original feature space; here there is
+   one space, so the filter only matters when ``k_filter`` is small);
 3. scoring: shared-neighbour overlap of the two cells' ``k_score`` neighbourhoods (within and
    across batches), rescaled between its 1 % and 90 % quantiles to [0, 1];
 4. weights: each query cell takes its ``k_weight`` nearest anchors (by its distance to their
@@ -138,10 +140,11 @@ def anchor_weights(
 
 
 def correct_query(ref: np.ndarray, query: np.ndarray, anchors: Anchors, k_weight: int = 100,
-                  sd: float = 1.0) -> np.ndarray:
-    """Query vectors minus the weighted anchor (query - reference) differences."""
+                  sd: float = 1.0, query_space: np.ndarray | None = None) -> np.ndarray:
+    """Query vectors minus the weighted anchor (query - reference) differences; the anchor
+    neighbourhoods of query cells are found in ``query_space`` (default: the query vectors)."""
     diff = query[anchors.query] - ref[anchors.ref]
-    idx, w = anchor_weights(query, anchors, k_weight, sd)
+    idx, w = anchor_weights(query if query_space is None else query_space, anchors, k_weight, sd)
     return query - np.einsum("ij,ijd->id", w, diff[idx])
 
 
@@ -154,11 +157,15 @@ def integrate_embedding(
     k_score: int = 30,
     k_weight: int = 100,
     sd: float = 1.0,
+    center: bool = True,
 ) -> tuple[np.ndarray, dict[str, Anchors]]:
     """Correct every non-reference batch towards the reference; returns (vectors, anchors).
 
-    Vectors are L2-normalised first; corrected query vectors are not re-normalised (cosine
-    downstream does that).
+    Vectors are L2-normalised. With ``center`` (default) anchors and anchor neighbourhoods are
+    searched in an anchor space where each batch's mean vector is removed (then re-normalised),
+    which plays the part of Seurat's CCA: a global shift between batches no longer biases which
+    cells pair up. The correction itself uses the differences of the normalised vectors. The
+    output is re-normalised.
     """
     batches = np.asarray(batches).astype(str)
     names = list(pd.unique(batches))
@@ -170,21 +177,27 @@ def integrate_embedding(
     out = xn.copy()
     ref_idx = np.flatnonzero(batches == reference)
     ref = xn[ref_idx]
+    ref_space = _anchor_space(ref, center)
     all_anchors = {}
     for b in names:
         if b == reference:
             continue
         q_idx = np.flatnonzero(batches == b)
         q = xn[q_idx]
-        anchors = find_anchors(ref, q, k_anchor, k_filter, k_score,
-                               ref_filter=np.asarray(x, np.float64)[ref_idx],
-                               query_filter=np.asarray(x, np.float64)[q_idx])
+        q_space = _anchor_space(q, center)
+        anchors = find_anchors(ref_space, q_space, k_anchor, k_filter, k_score)
         log.info("batch %s: %d cells, %d anchors with %s", b, len(q_idx), len(anchors), reference)
         if len(anchors) == 0:
             raise ParameterError(f"no anchors between batch {b!r} and the reference {reference!r}")
-        out[q_idx] = correct_query(ref, q, anchors, k_weight, sd)
+        out[q_idx] = correct_query(ref, q, anchors, k_weight, sd, query_space=q_space)
         all_anchors[str(b)] = anchors
-    return out.astype(np.float32), all_anchors
+    return l2_normalize(out.astype(np.float32)), all_anchors
+
+
+def _anchor_space(x: np.ndarray, center: bool) -> np.ndarray:
+    if not center:
+        return x
+    return l2_normalize((x - x.mean(axis=0)).astype(np.float32)).astype(np.float64)
 
 
 def integrate(
