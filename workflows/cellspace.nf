@@ -10,7 +10,7 @@ include { CUSTOM_DUMPSOFTWAREVERSIONS } from '../modules/local/custom_dumpsoftwa
 
 workflow CELLSPACE {
     take:
-    ch_samplesheet   // channel: [meta, [files]] one per dataset
+    ch_samplesheet   // channel: [meta, data, sequences, cells, obs] one per dataset
 
     main:
     ch_versions = Channel.empty()
@@ -19,7 +19,7 @@ workflow CELLSPACE {
     // 1. One validated h5ad (with event sequences in var["sequence"]) per dataset
     //
     PREPARE_DATASET(ch_samplesheet)
-    ch_versions = ch_versions.mix(PREPARE_DATASET.out.versions.first())
+    ch_versions = ch_versions.mix(PREPARE_DATASET.out.versions)
     ch_prepared = PREPARE_DATASET.out.h5ad
 
     //
@@ -27,7 +27,7 @@ workflow CELLSPACE {
     //
     if (params.n_features && (params.n_features as int) > 0) {
         SELECT_FEATURES(ch_prepared, params.n_features as int)
-        ch_versions = ch_versions.mix(SELECT_FEATURES.out.versions.first())
+        ch_versions = ch_versions.mix(SELECT_FEATURES.out.versions)
         ch_prepared = SELECT_FEATURES.out.h5ad
     }
 
@@ -63,7 +63,7 @@ workflow CELLSPACE {
     //
     // 4. Export the model for the CellSpace R package
     //
-    EXPORT(TRAIN_CELLSPACE.out.model.join(TRAIN_CELLSPACE.out.cells), params.export_format)
+    EXPORT(TRAIN_CELLSPACE.out.model, params.export_format)
     ch_versions = ch_versions.mix(EXPORT.out.versions)
 
     //

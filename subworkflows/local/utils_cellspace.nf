@@ -55,8 +55,8 @@ def isOfType(value, String type) {
                 (value instanceof CharSequence && value.toString() ==~ /[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/)
         case 'boolean':
             return value instanceof Boolean || (value instanceof CharSequence && value.toString() in ['true', 'false'])
-        case 'string':
-            return value instanceof CharSequence
+        case 'string':   // command-line values such as --slurm_queue 5 arrive as numbers
+            return value instanceof CharSequence || value instanceof Number
         default:
             return true
     }
@@ -88,11 +88,12 @@ def validateParams(Map params, String schemaPath) {
             errors << "--${key} needs a value (${p.type})"
             return
         }
-        if (!isOfType(value, p.type as String)) {
+        def types = p.type instanceof List ? p.type : [p.type]
+        if (!types.any { t -> isOfType(value, t as String) }) {
             errors << "--${key}: expected ${p.type}, got '${value}'"
             return
         }
-        if (p.type in ['integer', 'number']) {
+        if (types.any { it in ['integer', 'number'] } && isOfType(value, 'number')) {
             def x = value as BigDecimal
             if (p.minimum != null && x < (p.minimum as BigDecimal)) errors << "--${key}: ${value} is below the minimum ${p.minimum}"
             if (p.maximum != null && x > (p.maximum as BigDecimal)) errors << "--${key}: ${value} is above the maximum ${p.maximum}"
@@ -101,7 +102,7 @@ def validateParams(Map params, String schemaPath) {
         if (p.enum && !(value.toString() in p.enum.collect { it.toString() })) {
             errors << "--${key}: '${value}' is not one of ${p.enum.join(', ')}"
         }
-        if (p.pattern && p.type == 'string' && !(value.toString() ==~ p.pattern)) {
+        if (p.pattern && 'string' in types && !(value.toString() ==~ p.pattern)) {
             errors << "--${key}: '${value}' does not match ${p.pattern}"
         }
     }
@@ -116,16 +117,16 @@ def validateParams(Map params, String schemaPath) {
 // ---------------------------------------------------------------------------------------------
 
 def samplesheetColumns() {
-    return ['dataset', 'format', 'matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome', 'batch_key']
+    return ['dataset', 'format', 'matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome', 'batch_key', 'cells', 'obs']
 }
 
 // Columns per format: required (all must be filled), optional (may be filled); every other
 // file column must be empty.
 def samplesheetRules() {
     return [
-        mtx : [required: ['matrix', 'sequences'], optional: ['batch_key']],
+        mtx : [required: ['matrix', 'sequences'], optional: ['cells', 'obs', 'batch_key']],
         h5ad: [required: ['h5ad'], optional: ['sequences', 'batch_key']],
-        tenx: [required: ['tenx_dir', 'genome'], optional: ['peaks', 'batch_key']],
+        tenx: [required: ['tenx_dir', 'genome'], optional: ['obs', 'batch_key']],
     ]
 }
 
@@ -157,9 +158,9 @@ def resolveSheetPath(String value, sheetDir) {
     return file(sheetDir.resolve(value).toString())
 }
 
-// Parse and validate the samplesheet. Returns a list of [meta, [files]] (files in the order the
-// PREPARE_DATASET module expects). Every problem is reported with its row and column; the
-// pipeline stops before any task starts.
+// Parse and validate the samplesheet. Returns a list of [meta, data, sequences, cells, obs]
+// (the PREPARE_DATASET input; missing optional files are []). Every problem is reported with
+// its row and column; the pipeline stops before any task starts.
 def parseSamplesheet(String sheet) {
     def sheetFile = file(sheet)
     def where = "Samplesheet ${sheet}"
@@ -177,7 +178,7 @@ def parseSamplesheet(String sheet) {
     if (lines.size() < 2) error("${where}: no dataset rows")
 
     def rules = samplesheetRules()
-    def fileCols = ['matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome']
+    def fileCols = ['matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome', 'cells', 'obs']
     def seen = [:]
     def rows = []
     lines.drop(1).eachWithIndex { line, idx ->
@@ -203,8 +204,11 @@ def parseSamplesheet(String sheet) {
         def rule = rules[row.format]
         if (!rule) { errors << "${at('format')}: '${row.format}' is not one of ${rules.keySet().join(', ')}"; return }
         rule.required.each { c -> if (!row[c]) errors << "${at(c)}: required for format '${row.format}'" }
+        if (row.peaks) {
+            errors << "${at('peaks')}: peak BED files are not read; give the Cell Ranger ATAC folder (or .h5) in 'tenx_dir' (its peaks are used) or the event sequences in 'sequences'"
+        }
         fileCols.each { c ->
-            if (row[c] && !(c in rule.required) && !(c in rule.optional)) {
+            if (c != 'peaks' && row[c] && !(c in rule.required) && !(c in rule.optional)) {
                 errors << "${at(c)}: must be empty for format '${row.format}' (uses ${(rule.required + rule.optional).join(', ')})"
             }
         }
@@ -217,16 +221,14 @@ def parseSamplesheet(String sheet) {
             def p = resolveSheetPath(row[c], sheetFile.parent)
             def local = !(row[c] ==~ /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/.*/) || row[c].startsWith('file://')
             if (local && !p.exists()) errors << "${at(c)}: file does not exist: ${p}"
-            else if (local && c == 'tenx_dir' && !p.isDirectory()) errors << "${at(c)}: not a directory: ${p}"
             else if (local && c != 'tenx_dir' && p.isDirectory()) errors << "${at(c)}: is a directory, expected a file: ${p}"
             paths[c] = p
         }
         def meta = [id: row.dataset, format: row.format, batch_key: row.batch_key ?: null]
-        def files
-        if (row.format == 'mtx') files = [paths.matrix, paths.sequences]
-        else if (row.format == 'h5ad') files = [paths.h5ad] + (paths.sequences ? [paths.sequences] : [])
-        else files = [paths.tenx_dir, paths.genome] + (paths.peaks ? [paths.peaks] : [])
-        rows << [meta, files]
+        def data = paths.matrix ?: paths.h5ad ?: paths.tenx_dir
+        def seqs = row.format == 'tenx' ? paths.genome : (paths.sequences ?: [])
+        def files = [data, seqs, paths.cells ?: [], paths.obs ?: []]
+        rows << [meta] + files
     }
     if (errors) error(errors.join('\n'))
     return rows
@@ -253,7 +255,7 @@ workflow PIPELINE_INITIALISATION {
     ch_samplesheet = Channel.fromList(rows)
 
     emit:
-    samplesheet = ch_samplesheet   // [meta, [files]]
+    samplesheet = ch_samplesheet   // [meta, data, sequences, cells, obs]
 }
 
 def completionSummary() {

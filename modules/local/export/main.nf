@@ -4,8 +4,8 @@ process EXPORT {
     container 'cellspace:0.1.0'
 
     input:
-    // trained model and embedded cells (TRAIN_CELLSPACE outputs)
-    tuple val(meta), path(model), path(cells)
+    // trained model (TRAIN_CELLSPACE.out.model)
+    tuple val(meta), path(model)
     val format
 
     output:
@@ -21,7 +21,6 @@ process EXPORT {
     """
     cellspace export \\
         --model ${model} \\
-        --cells ${cells} \\
         --format ${format} \\
         --out ${prefix}.${format} \\
         ${args}

@@ -4,9 +4,13 @@ process PREPARE_DATASET {
     container 'cellspace:0.1.0'
 
     input:
-    // files: the inputs named by meta.format (mtx: matrix + sequences FASTA; h5ad: h5ad [+ FASTA];
-    // tenx: 10x output directory + genome FASTA)
-    tuple val(meta), path(files, stageAs: 'input/*')
+    // meta.format decides how the inputs are read:
+    //   mtx : data = MatrixMarket (cells x events), sequences = event FASTA, cells/obs optional
+    //   h5ad: data = AnnData, sequences = event FASTA (optional: else var['sequence'])
+    //   tenx: data = Cell Ranger ATAC peak-matrix folder or .h5, sequences = genome FASTA,
+    //         obs optional
+    // Missing optional inputs are given as [].
+    tuple val(meta), path(data), path(sequences), path(cells), path(obs)
 
     output:
     tuple val(meta), path("${prefix}.h5ad"), emit: h5ad
@@ -18,22 +22,25 @@ process PREPARE_DATASET {
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def fl     = files instanceof Collection ? (files as List) : [files]
     def inputs = ''
     if (meta.format == 'mtx') {
-        inputs = "--matrix ${fl[0]} --fasta ${fl[1]}"
+        inputs = "--matrix ${data} --fasta ${sequences}"
     } else if (meta.format == 'h5ad') {
-        inputs = "--h5ad ${fl[0]}" + (fl.size() > 1 ? " --fasta ${fl[1]}" : '')
+        inputs = "--h5ad ${data}" + (sequences ? " --fasta ${sequences}" : '')
     } else if (meta.format == 'tenx') {
-        inputs = "--tenx ${fl[0]} --genome ${fl[1]}"
+        inputs = "--tenx ${data} --genome ${sequences}"
     } else {
         error "PREPARE_DATASET: unknown format '${meta.format}' for dataset '${meta.id}'"
     }
-    def batch = meta.batch_key ? "--batch-key ${meta.batch_key}" : ''
+    def cells_arg = cells ? "--cells ${cells}" : ''
+    def obs_arg   = obs ? "--obs ${obs}" : ''
+    def batch     = meta.batch_key ? "--batch-key ${meta.batch_key}" : ''
     """
     cellspace prepare \\
         --out ${prefix}.h5ad \\
         ${inputs} \\
+        ${cells_arg} \\
+        ${obs_arg} \\
         --dataset ${meta.id} \\
         ${batch} \\
         ${args}

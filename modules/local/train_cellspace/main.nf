@@ -48,6 +48,7 @@ process TRAIN_CELLSPACE {
         --checkpoint-every ${opts.checkpoint_every} \\
         --seed ${opts.seed} \\
         --threads ${task.cpus} \\
+        --progress no \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml
