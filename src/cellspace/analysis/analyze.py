@@ -24,7 +24,7 @@ from cellspace.errors import InputError, ParameterError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COLOR_KEYS = ("cell_type", "celltype", "label", "batch", "dataset")
+DEFAULT_COLOR_KEYS = ("cell_type", "celltype", "label", "batch", "dataset", "donor")
 
 
 def write_tsv(df: pd.DataFrame, path: str | Path, index: bool = True) -> None:

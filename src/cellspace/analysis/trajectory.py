@@ -9,6 +9,8 @@ when the biology says where it is). Terminal states are found by Palantir unless
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
 from collections.abc import Sequence
@@ -118,12 +120,16 @@ def choose_start(
 
 def _palantir(ms: pd.DataFrame, start: str, terminal_states, knn: int, num_waypoints: int, seed: int):
     palantir = _quiet_palantir()
-    with warnings.catch_warnings():
+    # Palantir reports progress with print(): keep it off stdout, log it at debug level
+    buf = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
         warnings.simplefilter("ignore")
-        return palantir.core.run_palantir(
+        res = palantir.core.run_palantir(
             ms, start, terminal_states=list(terminal_states) if terminal_states else None,
             knn=min(knn, len(ms) - 1), num_waypoints=min(num_waypoints, len(ms)), n_jobs=1, seed=seed,
         )
+    log.debug("palantir: %s", " | ".join(line for line in buf.getvalue().splitlines() if line.strip()))
+    return res
 
 
 def run_palantir(

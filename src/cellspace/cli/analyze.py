@@ -8,7 +8,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COLOR_KEYS = ("cell_type", "celltype", "label", "batch", "dataset")
+DEFAULT_COLOR_KEYS = ("cell_type", "celltype", "label", "batch", "dataset", "donor")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
