@@ -205,6 +205,9 @@ def test_deviation_zscores_are_high_for_the_annotation_open_in_a_cell_group():
     Z = cv.deviation_zscores(sp.csr_matrix(X), sp.csr_matrix(A), bg)
     assert Z[:30, 0].mean() > 1 and Z[30:, 0].mean() < -1
     assert abs(Z[:, 1].mean()) < 1
+    # the fused numba kernel and the block-wise sparse products agree
+    Zs = cv.deviation_zscores(sp.csr_matrix(X), sp.csr_matrix(A), bg, engine="scipy", threads=2)
+    assert np.allclose(Z, Zs, atol=1e-5)
 
 
 def test_filter_features_drops_low_sd_and_correlated_features():
