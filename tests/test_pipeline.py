@@ -1,0 +1,213 @@
+"""The Nextflow pipeline: static checks (no Nextflow needed) and real runs (marked `nextflow`).
+
+Real runs use the launcher installed by `bash scripts/install-nextflow` (.nextflow-bin/nextflow)
+and are skipped when it is absent. They run in a temporary launch folder, so the repository
+gets no .nextflow/ or work/ folders.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NXF = ROOT / ".nextflow-bin" / "nextflow"
+PROFILES = ["test", "test_full", "local", "docker", "singularity", "apptainer", "slurm",
+            "awsbatch", "google", "k8s"]
+
+needs_nextflow = pytest.mark.skipif(
+    not NXF.exists(), reason="Nextflow not installed: run `bash scripts/install-nextflow`"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# static checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _config_params() -> dict[str, str]:
+    text = (ROOT / "nextflow.config").read_text()
+    block = text[text.index("params {") : text.index("\n}\n", text.index("params {"))]
+    return dict(re.findall(r"^\s{4}(\w+)\s*=\s*(.+?)\s*(?://.*)?$", block, re.M))
+
+
+def _schema_params() -> dict[str, dict]:
+    schema = json.loads((ROOT / "nextflow_schema.json").read_text())
+    out = {}
+    for group in schema["$defs"].values():
+        out.update(group["properties"])
+    return out
+
+
+def test_schema_describes_every_param():
+    config, schema = _config_params(), _schema_params()
+    assert set(config) == set(schema), (set(config) ^ set(schema))
+    for name, p in schema.items():
+        assert p.get("description"), name
+
+
+def test_schema_defaults_match_config():
+    config, schema = _config_params(), _schema_params()
+    for name, p in schema.items():
+        raw = config[name]
+        if "default" not in p:
+            assert raw == "null", f"{name}: config default {raw} but none in the schema"
+            continue
+        value = json.loads(raw.replace("'", '"'))
+        assert value == p["default"], f"{name}: config {value!r} vs schema {p['default']!r}"
+
+
+def test_samplesheet_columns_agree():
+    groovy = (ROOT / "subworkflows" / "local" / "utils_cellspace.nf").read_text()
+    m = re.search(r"def samplesheetColumns\(\) \{\s*return \[(.*?)\]", groovy, re.S)
+    cols = re.findall(r"'(\w+)'", m.group(1))
+    schema = json.loads((ROOT / "assets" / "schema_input.json").read_text())
+    assert cols == list(schema["items"]["properties"])
+    with open(ROOT / "assets" / "samplesheet_test.csv") as fh:
+        header = next(csv.reader(fh))
+    assert header == cols
+
+
+def test_test_samplesheet_files_exist():
+    sheet = ROOT / "assets" / "samplesheet_test.csv"
+    with open(sheet) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) >= 2 and {r["format"] for r in rows} >= {"mtx", "h5ad"}
+    for row in rows:
+        for col in ("matrix", "sequences", "h5ad", "cells", "obs"):
+            if row.get(col):
+                assert (sheet.parent / row[col]).is_file(), row[col]
+
+
+# ---------------------------------------------------------------------------------------------
+# real Nextflow runs
+# ---------------------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # the local profile runs `cellspace` from PATH: use the one next to this Python
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["NXF_ANSI_LOG"] = "false"
+    return env
+
+
+def _nextflow(args: list[str], cwd: Path, check: bool = True, timeout: int = 600):
+    proc = subprocess.run([str(NXF), *args], cwd=cwd, env=_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"nextflow {' '.join(args)} failed ({proc.returncode}):\n"
+                    f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def _trace(outdir: Path) -> list[dict]:
+    with open(outdir / "pipeline_info" / "execution_trace.txt") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def test_run(tmp_path_factory):
+    """One real run of `-profile test,local`, shared by the checks below."""
+    if not NXF.exists():
+        pytest.skip("Nextflow not installed: run `bash scripts/install-nextflow`")
+    launch = tmp_path_factory.mktemp("nf_test_run")
+    outdir = launch / "results"
+    args = ["run", str(ROOT), "-profile", "test,local", "--outdir", str(outdir)]
+    proc = _nextflow(args, launch)
+    return launch, outdir, args, proc
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_pipeline_outputs(test_run):
+    anndata = pytest.importorskip("anndata")
+    np = pytest.importorskip("numpy")
+    _, outdir, _, _ = test_run
+    cells = anndata.read_h5ad(outdir / "cellspace" / "cellspace" / "cells.h5ad")
+    with open(ROOT / "conf" / "test.config") as fh:
+        dim = int(re.search(r"^\s*dim\s*=\s*(\d+)", fh.read(), re.M).group(1))
+    n_cells = sum(
+        anndata.read_h5ad(p, backed="r").n_obs for p in (outdir / "prepared").glob("*.h5ad")
+    )
+    emb = np.asarray(cells.obsm["X_cellspace"])
+    assert emb.shape == (n_cells, dim)
+    assert n_cells > 0 and not np.isnan(emb).any()
+    assert (outdir / "cellspace" / "cellspace" / "model.npz").stat().st_size > 0
+    tsv = (outdir / "cellspace" / "cellspace.tsv").read_text().splitlines()
+    assert len(tsv) > 0 and len(tsv[0].split("\t")) == dim + 1
+    versions = (outdir / "pipeline_info" / "software_versions.yml").read_text()
+    assert "TRAIN_CELLSPACE" in versions and "Nextflow" in versions
+    assert {r["status"] for r in _trace(outdir)} == {"COMPLETED"}
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_pipeline_resume_caches_everything(test_run):
+    launch, outdir, args, first = test_run
+    n_tasks = len(_trace(outdir))
+    proc = _nextflow([*args, "-resume"], launch)
+    trace = _trace(outdir)
+    assert len(trace) == n_tasks
+    assert {r["status"] for r in trace} == {"CACHED"}, trace
+    assert "Submitted process" not in proc.stdout
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_pipeline_stub_run(tmp_path):
+    """-stub-run of the full workflow, optional feature selection included."""
+    outdir = tmp_path / "results"
+    _nextflow(["run", str(ROOT), "-profile", "test,local", "-stub-run", "--n_features", "50",
+               "--outdir", str(outdir)], tmp_path)
+    names = {r["name"].split(" ")[0] for r in _trace(outdir)}
+    assert {"CELLSPACE:PREPARE_DATASET", "CELLSPACE:SELECT_FEATURES",
+            "CELLSPACE:TRAIN_CELLSPACE", "CELLSPACE:EXPORT",
+            "CELLSPACE:CUSTOM_DUMPSOFTWAREVERSIONS"} <= names
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_invalid_inputs_fail_before_any_task(tmp_path):
+    sheet = tmp_path / "bad.csv"
+    sheet.write_text(
+        "dataset,format,matrix,sequences,h5ad,tenx_dir,peaks,genome,batch_key\n"
+        "ok,h5ad,,,missing.h5ad,,,,\n"
+        "two,mtx,,,,,,,\n"
+    )
+    proc = _nextflow(["run", str(ROOT), "-profile", "local", "--input", str(sheet),
+                      "--outdir", str(tmp_path / "out"), "--epochs", "0"], tmp_path, check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "--epochs: 0 is below the minimum 1" in log
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+    proc = _nextflow(["run", str(ROOT), "-profile", "local", "--input", str(sheet),
+                      "--outdir", str(tmp_path / "out")], tmp_path, check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "row 1 (dataset 'ok'), column 'h5ad': file does not exist" in log
+    assert "row 2 (dataset 'two'), column 'matrix': required for format 'mtx'" in log
+    assert "Submitted process" not in log
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_help(tmp_path):
+    proc = _nextflow(["run", str(ROOT), "--help", "--outdir", str(tmp_path / "out")], tmp_path)
+    assert "--input" in proc.stdout and "--epochs" in proc.stdout
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+@pytest.mark.parametrize("profile", PROFILES)
+def test_config_profiles_parse(profile, tmp_path):
+    proc = _nextflow(["config", str(ROOT), "-profile", profile], tmp_path)
+    assert "params" in proc.stdout
