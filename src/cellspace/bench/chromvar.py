@@ -76,13 +76,13 @@ def score_threshold(int_mat: np.ndarray, bg: np.ndarray, pvalue: float) -> int:
 
 
 def _scan_kernel():
-    from numba import njit
+    from numba import njit, prange
 
-    @njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True, parallel=True)
     def scan(codes, starts, mats, widths, offsets, thresholds, out):  # pragma: no cover - jit
         n_seq = starts.size - 1
         n_mot = widths.size
-        for s in range(n_seq):
+        for s in prange(n_seq):
             a = starts[s]
             L = starts[s + 1] - a
             for mi in range(n_mot):
