@@ -3,15 +3,13 @@
  * nextflow_schema.json, samplesheet parsing/validation, and the completion summary.
  */
 
-import groovy.json.JsonSlurper
-
 // ---------------------------------------------------------------------------------------------
 // Parameters
 // ---------------------------------------------------------------------------------------------
 
 // All parameter definitions of the schema: [name: [group: title, ...property]]
 def schemaParameters(String schemaPath) {
-    def schema = new JsonSlurper().parse(new File(schemaPath))
+    def schema = new groovy.json.JsonSlurper().parse(new File(schemaPath))
     def groups = schema['$defs'] ?: schema['definitions'] ?: [:]
     def out = [:]
     groups.each { gname, group ->
@@ -46,23 +44,24 @@ def paramsHelp(String schemaPath, String command) {
 
 // Is `value` of JSON-schema `type`? Strings from the command line are accepted when they parse.
 def isOfType(value, String type) {
-    switch (type) {
-        case 'integer':
-            return (value instanceof Integer || value instanceof Long || value instanceof BigInteger) ||
-                (value instanceof CharSequence && value.toString() ==~ /[+-]?\d+/)
-        case 'number':
-            return (value instanceof Number) ||
-                (value instanceof CharSequence && value.toString() ==~ /[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/)
-        case 'boolean':
-            return value instanceof Boolean || (value instanceof CharSequence && value.toString() in ['true', 'false'])
-        case 'string':   // command-line values such as --slurm_queue 5 arrive as numbers
-            return value instanceof CharSequence || value instanceof Number
-        default:
-            return true
+    if (type == 'integer') {
+        return (value instanceof Integer || value instanceof Long || value instanceof BigInteger) ||
+            (value instanceof CharSequence && value.toString() ==~ /[+-]?\d+/)
     }
+    if (type == 'number') {
+        return (value instanceof Number) ||
+            (value instanceof CharSequence && value.toString() ==~ /[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/)
+    }
+    if (type == 'boolean') {
+        return value instanceof Boolean || (value instanceof CharSequence && value.toString() in ['true', 'false'])
+    }
+    if (type == 'string') {   // command-line values such as --slurm_queue 5 arrive as numbers
+        return value instanceof CharSequence || value instanceof Number
+    }
+    return true
 }
 
-// Returns [errors, warnings] for params checked against the schema.
+// Returns [errors: [...], warnings: [...]] for params checked against the schema.
 def validateParams(Map params, String schemaPath) {
     def defs = schemaParameters(schemaPath)
     def errors = []
@@ -109,7 +108,7 @@ def validateParams(Map params, String schemaPath) {
     defs.each { name, p ->
         if (p.required && !params.containsKey(name)) errors << "--${name} is required: ${p.description}"
     }
-    return [errors.unique(), warnings]
+    return [errors: errors.unique(), warnings: warnings]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,26 +129,16 @@ def samplesheetRules() {
     ]
 }
 
-// Split one CSV line (double quotes may enclose fields containing commas; "" is a quote).
+// Split one CSV line: commas inside double quotes do not split; "" inside quotes is a quote.
 def splitCsvLine(String line) {
-    def fields = []
-    def cur = new StringBuilder()
-    boolean inQuotes = false
-    int i = 0
-    while (i < line.length()) {
-        char c = line.charAt(i)
-        if (inQuotes) {
-            if (c == '"' as char) {
-                if (i + 1 < line.length() && line.charAt(i + 1) == '"' as char) { cur.append('"'); i++ }
-                else inQuotes = false
-            } else cur.append(c)
-        } else if (c == '"' as char) inQuotes = true
-        else if (c == ',' as char) { fields << cur.toString(); cur = new StringBuilder() }
-        else cur.append(c)
-        i++
+    def fields = line.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/, -1) as List
+    return fields.collect { String f ->
+        def t = f.trim()
+        if (t.length() >= 2 && t.startsWith('"') && t.endsWith('"')) {
+            t = t.substring(1, t.length() - 1).replace('""', '"')
+        }
+        return t.trim()
     }
-    fields << cur.toString()
-    return fields.collect { it.trim() }
 }
 
 // A samplesheet path value -> Path (relative paths resolve against the samplesheet's folder).
@@ -245,9 +234,11 @@ workflow PIPELINE_INITIALISATION {
     main:
     def schemaPath = "${projectDir}/nextflow_schema.json"
     if (params.validate_params) {
-        def (errs, warns) = validateParams(params, schemaPath)
-        warns.each { w -> log.warn(w) }
-        if (errs) error("Invalid parameters:\n  " + errs.join('\n  ') + "\nSee --help for usage.")
+        def result = validateParams(params, schemaPath)
+        result.warnings.each { w -> log.warn(w) }
+        if (result.errors) {
+            error("Invalid parameters:\n  " + result.errors.join('\n  ') + "\nSee --help for usage.")
+        }
     }
     if (!input) error("--input is required: a samplesheet CSV (see docs/pipeline.md). Use --help for usage.")
     def rows = parseSamplesheet(input.toString())
