@@ -79,7 +79,10 @@ def _scan_kernel():
     from numba import njit, prange
 
     @njit(cache=True, nogil=True, parallel=True)
-    def scan(codes, starts, mats, widths, offsets, thresholds, out):  # pragma: no cover - jit
+    def scan(codes, starts, mats, rem_f, rem_r, widths, offsets, thresholds,
+             out):  # pragma: no cover - jit
+        # rem_f[o + j] / rem_r[o + j]: best score still reachable after position j on the
+        # forward / reverse strand; a window is abandoned as soon as it cannot reach thr
         n_seq = starts.size - 1
         n_mot = widths.size
         for s in prange(n_seq):
@@ -91,21 +94,38 @@ def _scan_kernel():
                 thr = thresholds[mi]
                 for t in range(L - w + 1):
                     sf = 0
-                    sr = 0
-                    bad = False
+                    hit = True
                     for j in range(w):
                         c = codes[a + t + j]
                         if c > 3:
-                            bad = True
+                            hit = False
                             break
                         sf += mats[o + j, c]
-                        sr += mats[o + w - 1 - j, 3 - c]
-                    if not bad and (sf >= thr or sr >= thr):
+                        if sf + rem_f[o + j] < thr:
+                            hit = False
+                            break
+                    if not hit:
+                        sr = 0
+                        hit = True
+                        for j in range(w):
+                            c = codes[a + t + j]
+                            if c > 3:
+                                hit = False
+                                break
+                            sr += mats[o + w - 1 - j, 3 - c]
+                            if sr + rem_r[o + j] < thr:
+                                hit = False
+                                break
+                    if hit:
                         out[s, mi] = 1
                         break
         return out
 
     return scan
+
+
+def _cat(xs: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
 
 
 def motif_matches(seqs: Sequence[str], motifs: Sequence[np.ndarray], pvalue: float = 5e-5,
@@ -127,8 +147,14 @@ def motif_matches(seqs: Sequence[str], motifs: Sequence[np.ndarray], pvalue: flo
         offsets[1:] = np.cumsum(widths)[:-1]
     allm = np.concatenate(mats).astype(np.int64) if mats else np.zeros((0, 4), np.int64)
     out = np.zeros((len(seqs), len(mats)), dtype=np.uint8)
-    _scan_kernel()(codes, starts, allm, np.asarray(widths, np.int64), offsets,
-                   np.asarray(thr, np.int64), out)
+    rem_f, rem_r = [], []
+    for im in mats:
+        best = im.max(axis=1)
+        rem_f.append(np.concatenate([np.cumsum(best[::-1])[::-1][1:], [0]]))  # after j (fwd)
+        rb = best[::-1]  # reverse strand visits rows w-1, w-2, ...
+        rem_r.append(np.concatenate([np.cumsum(rb[::-1])[::-1][1:], [0]]))
+    _scan_kernel()(codes, starts, allm, _cat(rem_f), _cat(rem_r), np.asarray(widths, np.int64),
+                   offsets, np.asarray(thr, np.int64), out)
     return sp.csr_matrix(out)
 
 
