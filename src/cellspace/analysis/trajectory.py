@@ -52,8 +52,10 @@ def diffusion_maps(x: np.ndarray, cell_ids: Sequence[str], n_components: int = 1
     n_components = max(3, min(n_components, len(df) - 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # exact sklearn kNN: scanpy's approximate path (used above 4,096 cells) breaks with
+        # scipy >= 1.15 sparse arrays, and needs a numba compilation
         return palantir.utils.run_diffusion_maps(df, n_components=n_components, knn=min(knn, len(df) - 1),
-                                                 seed=seed)
+                                                 seed=seed, kernel_backend="sklearn")
 
 
 def multiscale(dm: dict, n_eigs: int | None = None) -> pd.DataFrame:
