@@ -90,9 +90,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--batch-key", default=None, help="obs batch column (batch-aware methods)")
     r.add_argument("--param", action="append", default=[],
                    help="method parameter name=value (JSON value), for every method given")
-    r.add_argument("--memory", choices=["rss", "tracemalloc", "child"], default="rss",
-                   help="peak memory: increase of this process's peak RSS, traced Python/NumPy "
-                        "allocations, or whole peak RSS of a child process")
+    r.add_argument("--memory", choices=["child", "rss", "tracemalloc"], default="child",
+                   help="peak memory: peak RSS increase of the method in a fresh child process, "
+                        "the same in this process (under-reports after earlier work), or traced "
+                        "Python/NumPy allocations")
     r.add_argument("--seed", type=int, default=0, help="random seed")
     r.add_argument("--timings", default=None, help="also write run time and memory to this TSV")
 
