@@ -185,16 +185,17 @@ def write_fasta(path: str | Path, names: Sequence[str], seqs: Iterable[str], wid
     from cellspace.atomic import atomic_path
 
     path = Path(path)
+    parts: list[str] = []
+    for name, s in zip(names, seqs, strict=True):
+        parts.append(f">{name}\n")
+        if width:
+            parts.extend(s[j : j + width] + "\n" for j in range(0, len(s), width))
+        else:
+            parts.append(s + "\n")
+    raw = "".join(parts).encode()
     with atomic_path(path) as tmp:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(tmp, "wt") as fh:
-            for name, s in zip(names, seqs, strict=True):
-                fh.write(f">{name}\n")
-                if width:
-                    for j in range(0, len(s), width):
-                        fh.write(s[j : j + width] + "\n")
-                else:
-                    fh.write(s + "\n")
+        # gzip without a file name or time stamp: the same records give the same bytes
+        tmp.write_bytes(gzip.compress(raw, mtime=0) if path.suffix == ".gz" else raw)
 
 
 __all__ = ["SequenceStore", "read_fasta", "write_fasta", "BASES"]
