@@ -30,7 +30,7 @@ test: install nextflow
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check src tests bin benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks $(wildcard bin)
 
 bench: install
 	$(PY) benchmarks/train_throughput.py
