@@ -6,6 +6,15 @@ include { PREPARE_DATASET             } from '../modules/local/prepare_dataset/m
 include { SELECT_FEATURES             } from '../modules/local/select_features/main'
 include { TRAIN_CELLSPACE             } from '../modules/local/train_cellspace/main'
 include { EXPORT                      } from '../modules/local/export/main'
+include { MOTIFS                      } from '../modules/local/motifs/main'
+include { ANALYZE                     } from '../modules/local/analyze/main'
+include { DENOVO                      } from '../modules/local/denovo/main'
+include { INTEGRATE                   } from '../modules/local/integrate/main'
+include { TRAJECTORY                  } from '../modules/local/trajectory/main'
+include { BENCH_RUN_METHOD            } from '../modules/local/bench_run_method/main'
+include { BENCH_SCORE                 } from '../modules/local/bench_score/main'
+include { BENCH_BOOTSTRAP             } from '../modules/local/bench_bootstrap/main'
+include { BENCH_BOOTSTRAP_MERGE       } from '../modules/local/bench_bootstrap_merge/main'
 include { CUSTOM_DUMPSOFTWAREVERSIONS } from '../modules/local/custom_dumpsoftwareversions/main'
 
 workflow CELLSPACE {
@@ -13,6 +22,9 @@ workflow CELLSPACE {
     ch_samplesheet   // channel: [meta, data, sequences, cells, obs] one per dataset
 
     main:
+    if (params.integrate_batch_key && !params.integrate_reference) {
+        error("--integrate_batch_key needs --integrate_reference (the reference batch, a value of that column)")
+    }
     ch_versions = Channel.empty()
 
     //
@@ -67,14 +79,95 @@ workflow CELLSPACE {
     ch_versions = ch_versions.mix(EXPORT.out.versions)
 
     //
-    // 5. Downstream analyses attach here, each taking TRAIN_CELLSPACE.out.cells/model:
-    //    motif embedding (cellspace motifs), clustering/UMAP (cellspace analyze),
-    //    trajectories (cellspace trajectory), de novo motifs (cellspace denovo),
-    //    integration benchmarks (cellspace integrate), bootstrap stability (cellspace bootstrap).
+    // 5. Downstream analyses of the trained embedding
     //
+    ch_model_cells = TRAIN_CELLSPACE.out.model.join(TRAIN_CELLSPACE.out.cells)   // [meta, model, cells]
+    ch_motifs      = Channel.empty()
+    ch_analyzed    = Channel.empty()
+
+    // 5a. TF motifs embedded in the latent space, scored per cell
+    if (!params.skip_motifs) {
+        MOTIFS(ch_model_cells)
+        ch_versions = ch_versions.mix(MOTIFS.out.versions)
+        ch_motifs   = MOTIFS.out.scores
+    }
+
+    // 5b. kNN/SNN graphs, clusters, UMAP (+ joint cells/motifs UMAP when motifs were scored)
+    if (!params.skip_analyze) {
+        ch_analyze_input = params.skip_motifs
+            ? TRAIN_CELLSPACE.out.cells.map { meta, cells -> [meta, cells, []] }
+            : TRAIN_CELLSPACE.out.cells.join(ch_motifs)
+        ANALYZE(ch_analyze_input)
+        ch_versions = ch_versions.mix(ANALYZE.out.versions)
+        ch_analyzed = ANALYZE.out.cells
+    }
+
+    // 5c. De novo motifs from the k-mer embedding (uses the clusters of ANALYZE when present)
+    if (!params.skip_denovo) {
+        DENOVO(params.skip_analyze ? ch_model_cells : TRAIN_CELLSPACE.out.model.join(ch_analyzed))
+        ch_versions = ch_versions.mix(DENOVO.out.versions)
+    }
+
+    // 5d. Anchor integration of the batches (only with --integrate_batch_key)
+    if (params.integrate_batch_key) {
+        INTEGRATE(ch_model_cells, [
+            batch_key: params.integrate_batch_key,
+            reference: params.integrate_reference,
+            label_key: params.integrate_label_key ?: null,
+        ])
+        ch_versions = ch_versions.mix(INTEGRATE.out.versions)
+    }
+
+    // 5e. Palantir pseudotime (only with --trajectory or --trajectory_start)
+    if (params.trajectory || params.trajectory_start) {
+        TRAJECTORY(
+            params.skip_analyze ? ch_model_cells : TRAIN_CELLSPACE.out.model.join(ch_analyzed),
+            params.trajectory_start ?: ''
+        )
+        ch_versions = ch_versions.mix(TRAJECTORY.out.versions)
+    }
 
     //
-    // 6. Collect software versions (sorted: stable task hash for -resume)
+    // 6. Benchmark of competing methods on each prepared dataset (only with --benchmark)
+    //
+    if (params.benchmark) {
+        def methods = params.benchmark_methods.toString().tokenize(',')*.trim().findAll { it }
+        def bench_opts = [
+            label_key   : params.benchmark_label_key,
+            batch_key   : params.benchmark_batch_key ?: null,
+            seed        : params.seed,
+            n_chunks    : params.bootstrap_chunks as int,
+            n_replicates: (params.bootstrap_chunks as int) * (params.bootstrap_replicates as int),
+        ]
+        // one task per dataset and method, run in parallel
+        BENCH_RUN_METHOD(ch_prepared.combine(Channel.fromList(methods)), bench_opts)
+        ch_versions = ch_versions.mix(BENCH_RUN_METHOD.out.versions)
+
+        BENCH_SCORE(BENCH_RUN_METHOD.out.h5ad, bench_opts)
+        ch_versions = ch_versions.mix(BENCH_SCORE.out.versions)
+
+        // all methods of a dataset (sorted: stable inputs for -resume) + the trained cells
+        // (X_cellspace) -> one bootstrap task per chunk
+        ch_cells = TRAIN_CELLSPACE.out.cells.map { meta, cells -> cells }
+        ch_bootstrap_input = BENCH_RUN_METHOD.out.h5ad
+            .map { meta, h5ad, method -> [meta.id, meta, h5ad] }
+            .groupTuple(size: methods.size())
+            .map { id, metas, h5ads -> [metas[0], h5ads.sort { it.name }] }
+            .combine(ch_cells)
+            .combine(Channel.of(0..<(params.bootstrap_chunks as int)).flatten())
+        BENCH_BOOTSTRAP(ch_bootstrap_input, bench_opts)
+        ch_versions = ch_versions.mix(BENCH_BOOTSTRAP.out.versions)
+
+        ch_chunks = BENCH_BOOTSTRAP.out.chunk
+            .map { meta, chunk -> [meta.id, meta, chunk] }
+            .groupTuple(size: params.bootstrap_chunks as int)
+            .map { id, metas, chunks -> [metas[0], chunks.sort { it.name }] }
+        BENCH_BOOTSTRAP_MERGE(ch_chunks)
+        ch_versions = ch_versions.mix(BENCH_BOOTSTRAP_MERGE.out.versions)
+    }
+
+    //
+    // 7. Collect software versions (sorted: stable task hash for -resume)
     //
     CUSTOM_DUMPSOFTWAREVERSIONS(
         ch_versions.unique().collect(sort: true),
