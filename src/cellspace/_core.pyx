@@ -282,6 +282,12 @@ cdef inline float select_negatives(float* table, int stride, int d, const float*
 
 
 # --------------------------------------------------------------------------- training
+# per-thread values are spaced by one 64-byte cache line (8 x 8 bytes): no false sharing
+cdef enum:
+    CS_LINE = 8
+LINE = CS_LINE
+
+
 def train_range(
     float[:, ::1] table,
     int dim,
@@ -326,7 +332,9 @@ def train_range(
 ):
     """Train on examples [start, stop) of one epoch (positions in the epoch's permutation).
 
-    ``stats[t]`` accumulates (loss, examples, updated examples, negatives) of thread t.
+    ``stats[t]`` accumulates (loss, examples, updated examples, negatives) of thread t. The RNG
+    state of thread t is ``rng_states[t * LINE]`` and stats rows are LINE doubles wide, so that
+    no two threads write to the same cache line.
     """
     cdef int stride = table.shape[1]
     cdef float* tab = &table[0, 0]
@@ -351,8 +359,8 @@ def train_range(
     cdef int64_t n_batches = (stop - start + batch_size - 1) // batch_size
     if n_batches <= 0:
         return
-    if rng_states.shape[0] < n_threads or stats.shape[0] < n_threads:
-        raise ValueError("rng_states and stats need one row per thread")
+    if rng_states.shape[0] < n_threads * CS_LINE or stats.shape[0] < n_threads or stats.shape[1] < CS_LINE:
+        raise ValueError("rng_states needs LINE entries and stats one LINE-wide row per thread")
 
     cdef int64_t b, i, pos_in_epoch, ex, e, w, s0, cnt, r0, r1, grow
     cdef int slot, nb, t, c, n_cand, n
@@ -372,7 +380,7 @@ def train_range(
 
     with nogil, parallel(num_threads=n_threads):
         t = threadid()
-        rng = &rng_states[t]
+        rng = &rng_states[t * CS_LINE]
         sc_rows = <int32_t*>malloc(sizeof(int32_t) * batch_size * max_lhs)
         sc_n_rows = <int*>malloc(sizeof(int) * batch_size)
         sc_lhs = <float*>malloc(sizeof(float) * batch_size * dim)

@@ -229,8 +229,15 @@ def init_state(params: TrainParams, n_cells: int) -> TrainState:
             params.init_sd
         )
         table[s:e, params.dim :] = 0.0
-    seeds = np.random.SeedSequence(params.seed).generate_state(params.threads * 2, dtype=np.uint64)
-    return TrainState(table=table, epoch=0, rng_states=seeds[::2].copy(), params=params, n_kmers=n_k, n_cells=n_cells)
+    return TrainState(table=table, epoch=0, rng_states=thread_rng_states(params.threads, params.seed),
+                      params=params, n_kmers=n_k, n_cells=n_cells)
+
+
+def thread_rng_states(threads: int, *seed: int) -> np.ndarray:
+    """Seeded RNG states, one per thread, each on its own cache line (``_core.LINE`` apart)."""
+    states = np.zeros(threads * _core.LINE, dtype=np.uint64)
+    states[:: _core.LINE] = np.random.SeedSequence(list(seed)).generate_state(threads, dtype=np.uint64)
+    return states
 
 
 def epoch_key(seed: int, epoch: int) -> int:
@@ -273,11 +280,9 @@ def load_checkpoint(path: str | Path, params: TrainParams, fingerprint: str) -> 
             if table.shape[1] != stride:
                 raise InputError("checkpoint table layout does not match", path)
             rng_states = z["rng_states"].astype(np.uint64)
-            if len(rng_states) != params.threads:
+            if len(rng_states) != params.threads * _core.LINE:
                 # re-derive per-thread streams for a different thread count (still seeded)
-                rng_states = np.random.SeedSequence([params.seed, int(z["epoch"])]).generate_state(
-                    params.threads, dtype=np.uint64
-                )
+                rng_states = thread_rng_states(params.threads, params.seed, int(z["epoch"]))
             return TrainState(
                 table=table,
                 epoch=int(z["epoch"]),
@@ -337,7 +342,7 @@ def run_training(
     window = max(1, min(window, int(corpus.ntok.max())))
     max_lhs = sum(max(0, window - g + 1) for g in range(1, params.ngrams + 1))
     row_of_code = kmer_row_table(params.k)
-    stats = np.zeros((params.threads, 4), dtype=np.float64)
+    stats = np.zeros((params.threads, _core.LINE), dtype=np.float64)
     if progress is None:
         progress = sys.stderr.isatty()
     chunk = max(params.batch_size * 256, n_examples // 50)
