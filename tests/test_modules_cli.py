@@ -117,7 +117,9 @@ def parser():
 def test_modules_exist():
     names = {p.parent.name for p in MODULES}
     assert {"prepare_dataset", "select_features", "train_cellspace", "export",
-            "custom_dumpsoftwareversions"} <= names
+            "custom_dumpsoftwareversions", "motifs", "analyze", "denovo", "integrate",
+            "trajectory", "bench_run_method", "bench_score", "bench_bootstrap",
+            "bench_bootstrap_merge"} <= names
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.parent.name)

@@ -145,7 +145,17 @@ def test_pipeline_outputs(test_run):
     assert len(tsv) > 0 and len(tsv[0].split("\t")) == dim + 1
     versions = (outdir / "pipeline_info" / "software_versions.yml").read_text()
     assert "TRAIN_CELLSPACE" in versions and "Nextflow" in versions
-    assert {r["status"] for r in _trace(outdir)} == {"COMPLETED"}
+    trace = _trace(outdir)
+    assert {r["status"] for r in trace} == {"COMPLETED"}
+    # analyses run by default; trajectory, integration and the benchmark only when asked
+    names = {r["name"].split(" ")[0].split(":")[-1] for r in trace}
+    assert {"MOTIFS", "ANALYZE", "DENOVO"} <= names
+    assert not names & {"TRAJECTORY", "INTEGRATE", "BENCH_RUN_METHOD", "BENCH_BOOTSTRAP"}
+    analyzed = anndata.read_h5ad(outdir / "analyze" / "cellspace" / "cells.h5ad")
+    assert analyzed.n_obs == n_cells and "leiden" in analyzed.obs
+    motifs = anndata.read_h5ad(outdir / "motifs" / "cellspace" / "motif_scores.h5ad")
+    assert motifs.n_obs == n_cells and motifs.n_vars > 0
+    assert (outdir / "denovo" / "cellspace" / "denovo_motifs.tsv").is_file()
 
 
 @pytest.mark.nextflow
@@ -163,14 +173,43 @@ def test_pipeline_resume_caches_everything(test_run):
 @pytest.mark.nextflow
 @needs_nextflow
 def test_pipeline_stub_run(tmp_path):
-    """-stub-run of the full workflow, optional feature selection included."""
+    """-stub-run of the full workflow: feature selection, every analysis and the benchmark."""
     outdir = tmp_path / "results"
     _nextflow(["run", str(ROOT), "-profile", "test,local", "-stub-run", "--n_features", "50",
+               "--trajectory", "true", "--integrate_batch_key", "batch",
+               "--integrate_reference", "donor1", "--benchmark", "true",
+               "--benchmark_methods", "lsi,itlsi,simba", "--bootstrap_chunks", "3",
                "--outdir", str(outdir)], tmp_path)
-    names = {r["name"].split(" ")[0] for r in _trace(outdir)}
+    trace = _trace(outdir)
+    counts: dict[str, int] = {}
+    for r in trace:
+        name = r["name"].split(" ")[0]
+        counts[name] = counts.get(name, 0) + 1
     assert {"CELLSPACE:PREPARE_DATASET", "CELLSPACE:SELECT_FEATURES",
-            "CELLSPACE:TRAIN_CELLSPACE", "CELLSPACE:EXPORT",
-            "CELLSPACE:CUSTOM_DUMPSOFTWAREVERSIONS"} <= names
+            "CELLSPACE:TRAIN_CELLSPACE", "CELLSPACE:EXPORT", "CELLSPACE:MOTIFS",
+            "CELLSPACE:ANALYZE", "CELLSPACE:DENOVO", "CELLSPACE:INTEGRATE",
+            "CELLSPACE:TRAJECTORY", "CELLSPACE:CUSTOM_DUMPSOFTWAREVERSIONS"} <= set(counts)
+    # 2 datasets x 3 methods; 2 datasets x 3 bootstrap chunks; one merged report per dataset
+    assert counts["CELLSPACE:BENCH_RUN_METHOD"] == 6
+    assert counts["CELLSPACE:BENCH_SCORE"] == 6
+    assert counts["CELLSPACE:BENCH_BOOTSTRAP"] == 6
+    assert counts["CELLSPACE:BENCH_BOOTSTRAP_MERGE"] == 2
+    assert {r["status"] for r in trace} == {"COMPLETED"}
+    bench = outdir / "benchmark"
+    assert len(list((bench / "embeddings").glob("*.h5ad"))) == 6
+    assert len(list((bench / "scores").glob("*.scores.tsv"))) == 6
+    assert {p.name for p in (bench / "bootstrap").iterdir()} == {"sim1", "sim2"}
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_integrate_without_reference_fails_before_any_task(tmp_path):
+    proc = _nextflow(["run", str(ROOT), "-profile", "test,local", "--integrate_batch_key",
+                      "batch", "--outdir", str(tmp_path / "out")], tmp_path, check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "--integrate_batch_key needs --integrate_reference" in log
+    assert "Submitted process" not in log
 
 
 @pytest.mark.nextflow
