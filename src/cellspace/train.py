@@ -385,9 +385,10 @@ def run_training(
         state.losses.append(mean_loss)
         log.info(
             "epoch %d/%d: mean loss %.5f, %.0f examples/s (%.0f per thread), "
-            "%.0f examples per CPU-second, %.1f%% examples updated",
+            "%.0f examples per CPU-second, %.1f%% examples updated, %.2f negatives per update",
             epoch + 1, params.epochs, mean_loss, rate, rate / params.threads,
             n_examples / cpu if cpu > 0 else float("inf"), 100.0 * tot[2] / max(tot[1], 1),
+            tot[3] / max(tot[2], 1),
         )
         if on_epoch is not None:
             on_epoch(epoch + 1, params.epochs, mean_loss, rate)
