@@ -128,6 +128,38 @@ cdef struct Corpus:
     int stride
 
 
+cdef Corpus make_corpus(
+    const uint8_t[::1] packed,
+    const int64_t[::1] seq_off,
+    const int64_t[::1] ntok,
+    const int64_t[::1] tokpos_off,
+    const int64_t[::1] tokpos,
+    const uint32_t[::1] row_of_code,
+    int k,
+    int ngrams,
+    int64_t n_buckets,
+    int64_t bucket_offset,
+    const float* table,
+    int stride,
+):
+    """The corpus view the kernels read (``table`` NULL: no prefetching)."""
+    cdef Corpus corpus
+    corpus.packed = &packed[0]
+    corpus.seq_off = &seq_off[0]
+    corpus.ntok = &ntok[0]
+    corpus.tokpos_off = &tokpos_off[0]
+    corpus.tokpos = &tokpos[0]
+    corpus.row_of_code = &row_of_code[0]
+    corpus.k = k
+    corpus.kmask = (<uint64_t>1 << (2 * k)) - 1
+    corpus.ngrams = ngrams
+    corpus.n_buckets = n_buckets
+    corpus.bucket_offset = bucket_offset
+    corpus.table = table
+    corpus.stride = stride
+    return corpus
+
+
 cdef inline void prefetch_row(const Corpus* c, int32_t row) noexcept nogil:
     if c.table != NULL:
         CS_PREFETCH(c.table + <int64_t>row * c.stride)
@@ -338,20 +370,8 @@ def train_range(
     """
     cdef int stride = table.shape[1]
     cdef float* tab = &table[0, 0]
-    cdef Corpus corpus
-    corpus.packed = &packed[0]
-    corpus.seq_off = &seq_off[0]
-    corpus.ntok = &ntok[0]
-    corpus.tokpos_off = &tokpos_off[0]
-    corpus.tokpos = &tokpos[0]
-    corpus.row_of_code = &row_of_code[0]
-    corpus.k = k
-    corpus.kmask = (<uint64_t>1 << (2 * k)) - 1
-    corpus.ngrams = ngrams
-    corpus.n_buckets = n_buckets
-    corpus.bucket_offset = bucket_offset
-    corpus.table = tab
-    corpus.stride = stride
+    cdef Corpus corpus = make_corpus(packed, seq_off, ntok, tokpos_off, tokpos, row_of_code, k, ngrams,
+                                     n_buckets, bucket_offset, tab, stride)
     cdef int64_t n_examples = n_events * examples_per_event
     half, mask = permutation_params(n_examples)
     cdef int half_bits = half
@@ -471,20 +491,8 @@ def example_rows(
     int64_t w,
 ):
     """The LHS rows (k-mer rows then n-gram rows) the trainer uses for a window of an event."""
-    cdef Corpus corpus
-    corpus.packed = &packed[0]
-    corpus.seq_off = &seq_off[0]
-    corpus.ntok = &ntok[0]
-    corpus.tokpos_off = &tokpos_off[0]
-    corpus.tokpos = &tokpos[0]
-    corpus.row_of_code = &row_of_code[0]
-    corpus.k = k
-    corpus.kmask = (<uint64_t>1 << (2 * k)) - 1
-    corpus.ngrams = ngrams
-    corpus.n_buckets = n_buckets
-    corpus.bucket_offset = bucket_offset
-    corpus.table = NULL
-    corpus.stride = 0
+    cdef Corpus corpus = make_corpus(packed, seq_off, ntok, tokpos_off, tokpos, row_of_code, k, ngrams,
+                                     n_buckets, bucket_offset, NULL, 0)
     if start < 0 or w < 0 or start + w > ntok[event]:
         raise ValueError("window out of the event's token range")
     out = np.empty(w * ngrams + 1, dtype=np.int32)
