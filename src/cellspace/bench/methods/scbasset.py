@@ -154,7 +154,7 @@ def train_scbasset(adata: AnnData, batch: np.ndarray | None, seed: int = 0, *,
             loss = loss_fn(model(xb, bo), yb)
             loss.backward()
             opt.step()
-            tot += float(loss) * idx.size
+            tot += float(loss.detach()) * idx.size
         log.debug("scBasset epoch %d loss %.4f", ep + 1, tot / max(n_ev, 1))
     return model.final.weight.detach().numpy().astype(np.float64)  # (n_cells, bottleneck)
 
