@@ -36,8 +36,9 @@ def trained(workdir: Path, tag: str, seed: int, **sim_kwargs):
 
     from cellspace.model import CellSpaceModel
 
-    base = workdir / f"{tag}{seed}"
-    if not (base.with_suffix(".npz")).exists():
+    base = f"{tag}{seed}"
+    path = {ext: workdir / f"{base}{ext}" for ext in (".npz", ".h5ad", ".truth.pkl")}
+    if not path[".npz"].exists():
         from cellspace.simulate import simulate
         from cellspace.simulate.params import SimulationParams
         from cellspace.train import TrainParams, train_datasets
@@ -45,22 +46,30 @@ def trained(workdir: Path, tag: str, seed: int, **sim_kwargs):
         t = time.perf_counter()
         sim = simulate(SimulationParams(seed=seed, n_cells=N_CELLS, n_events=N_EVENTS, n_types=4, **sim_kwargs))
         model, adata = train_datasets(sim.datasets, TrainParams(epochs=EPOCHS, bucket=200_000, dim=30, seed=seed))
-        model.save(base.with_suffix(".npz"))
-        adata.write_h5ad(base.with_suffix(".h5ad"))
-        base.with_suffix(".truth.pkl").write_bytes(pickle.dumps(sim.truth))
+        model.save(path[".npz"])
+        adata.write_h5ad(path[".h5ad"])
+        path[".truth.pkl"].write_bytes(pickle.dumps(sim.truth))
         print(f"  trained {tag}{seed} in {time.perf_counter() - t:.0f} s", flush=True)
-    return (pickle.loads(base.with_suffix(".truth.pkl").read_bytes()), CellSpaceModel.load(base.with_suffix(".npz")),
-            ad.read_h5ad(base.with_suffix(".h5ad")))
+    return (pickle.loads(path[".truth.pkl"].read_bytes()), CellSpaceModel.load(path[".npz"]),
+            ad.read_h5ad(path[".h5ad"]))
 
 
-def check_motifs(workdir: Path, seeds: list[int]) -> None:
+def discrete_tag(density: float | None) -> tuple[str, dict]:
+    """Cache tag and simulator arguments of the discrete simulation at a cell density."""
+    if density is None:
+        return "discrete", {}
+    return f"discrete_d{density:g}_".replace(".", "p"), {"density": density}
+
+
+def check_motifs(workdir: Path, seeds: list[int], density: float | None = None) -> None:
     from cellspace.analysis.motif_db import jaspar_motifs
     from cellspace.analysis.motifs import group_means, motif_scores_for_cells, planted_ranks
 
     db = jaspar_motifs()
+    tag, kw_sim = discrete_tag(density)
     rows = []
     for seed in seeds:
-        truth, model, adata = trained(workdir, "discrete", seed)
+        truth, model, adata = trained(workdir, tag, seed, **kw_sim)
         for label, kw in (("consensus", {"method": "consensus"}), ("ensemble", {"method": "ensemble"})):
             s = motif_scores_for_cells(model, db, adata.obsm["X_cellspace"], adata.obs_names, **kw)
             means = group_means(s.X, adata.obs["cell_type"], s.var_names)
@@ -75,23 +84,34 @@ def check_motifs(workdir: Path, seeds: list[int]) -> None:
               f"{[round(float(np.mean(x['rank'] <= 5)), 2) for _, x in g.groupby('seed')]}")
 
 
-def check_denovo(workdir: Path, seeds: list[int]) -> None:
+def check_denovo(workdir: Path, seeds: list[int], density: float | None = None, n_top: int = 200) -> None:
     from cellspace.analysis.denovo import denovo_motifs, recovered_tfs
     from cellspace.analysis.motif_db import jaspar_motifs
 
     db = jaspar_motifs()
+    tag, kw_sim = discrete_tag(density)
     print("\ndenovo: planted TFs that are a de novo motif's best or second-best match")
     for selection in ("cells", "contrast"):
-        hits, total, n_motifs = 0, 0, []
+        hits, total, n_motifs, shared, precise = 0, 0, [], [], 0
         for seed in seeds:
-            truth, model, adata = trained(workdir, "discrete", seed)
-            res = denovo_motifs(model, adata.obsm["X_cellspace"], adata.obs["cell_type"].to_numpy(),
-                                database=db, selection=selection, seed=seed)
-            rec = recovered_tfs(res, sorted(set(truth.tfs["tf"])))
+            truth, model, adata = trained(workdir, tag, seed, **kw_sim)
+            groups = adata.obs["cell_type"].to_numpy()
+            res = denovo_motifs(model, adata.obsm["X_cellspace"], groups,
+                                database=db, selection=selection, n_top=n_top, seed=seed)
+            planted = sorted(set(truth.tfs["tf"]))
+            rec = recovered_tfs(res, planted)
+            upper = {t.upper() for t in planted}
+            precise += sum(bool(upper & {str(n).upper() for n in m.matches["target_name"].iloc[:2]})
+                           for m in res.motifs)
             hits += sum(rec.values())
             total += len(rec)
             n_motifs.append(len(res.motifs))
-        print(f"  {selection}: {hits}/{total} = {hits / total:.2f}; de novo motifs per seed {n_motifs}")
+            # selected words that every group selected: generic, not group-specific
+            per_word = res.group_lmers.groupby("lmer")["group"].nunique()
+            shared.append(f"{int((per_word == len(set(groups))).sum())}/{len(per_word)}")
+        print(f"  {selection}: {hits}/{total} = {hits / total:.2f}; de novo motifs per seed {n_motifs}, "
+              f"{precise}/{sum(n_motifs)} with a planted TF as best or second match; "
+              f"selected L-mers chosen by every group, per seed {shared}")
 
 
 def check_trajectory(workdir: Path, seeds: list[int]) -> None:
@@ -140,15 +160,22 @@ def main() -> None:
     ap.add_argument("checks", nargs="+", choices=("motifs", "denovo", "trajectory", "integrate"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cellspace_analysis_checks")
+    ap.add_argument("--density", type=float, default=None,
+                    help="motifs/denovo: fraction of open cell x event entries of the simulation "
+                         "(default: the simulator's, 0.03 = ~150 open events per cell)")
+    ap.add_argument("--n-top", type=int, default=200, help="denovo: L-mers per group (contrast selection)")
     ap.add_argument("--shift", type=float, default=1.0, help="integrate: shift norm / mean cell-vector norm")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     for check in args.checks:
         if check == "integrate":
             check_integrate(args.workdir, args.seeds, args.shift)
+        elif check == "trajectory":
+            check_trajectory(args.workdir, args.seeds)
+        elif check == "denovo":
+            check_denovo(args.workdir, args.seeds, args.density, args.n_top)
         else:
-            {"motifs": check_motifs, "denovo": check_denovo, "trajectory": check_trajectory}[check](
-                args.workdir, args.seeds)
+            check_motifs(args.workdir, args.seeds, args.density)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,40 @@ def test_torch_methods_without_torch_name_the_extra(toy):
             run_method(toy.copy(), name, batch_key="batch", memory="rss")
 
 
+HAS_PBG = HAS_TORCH and importlib.util.find_spec("torchbiggraph") is not None
+
+
+def _knn_label_accuracy(emb: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(emb).kneighbors(emb, return_distance=False)[:, 1:]
+    votes = labels[idx]
+    major = np.array([np.bincount(v).argmax() for v in votes])
+    return float(np.mean(major == labels))
+
+
+@pytest.mark.skipif(not HAS_PBG, reason="the pbg engine needs torch + torchbiggraph: the [torch] extra")
+def test_simba_pbg_engine_trains_the_same_graph_as_the_numpy_engine(toy):
+    labels = toy.obs["cell_type"].astype("category").cat.codes.to_numpy()
+    pbg = run_method(toy.copy(), "simba", params={"engine": "pbg", "workers": 1}, memory="rss").embedding
+    ref = run_method(toy.copy(), "simba", params={"epochs": 10}, memory="rss").embedding
+    assert pbg.shape == ref.shape == (toy.n_obs, 50) and np.isfinite(pbg).all()
+    # both engines separate the cell types far above chance (1/3)
+    assert _knn_label_accuracy(pbg, labels) >= 0.8
+    assert _knn_label_accuracy(ref, labels) >= 0.8
+
+
+def test_simba_engine_is_checked(toy):
+    with pytest.raises(ParameterError, match="engine must be one of numpy, pbg"):
+        run_method(toy.copy(), "simba", params={"engine": "gpu"}, memory="rss")
+
+
+@pytest.mark.skipif(HAS_PBG, reason="torch and torchbiggraph are installed")
+def test_simba_pbg_engine_without_torchbiggraph_names_the_extra(toy):
+    with pytest.raises(MissingDependencyError, match=r"engine 'pbg'.*cellspace\[torch\]"):
+        run_method(toy.copy(), "simba_batch", batch_key="batch", params={"engine": "pbg"}, memory="rss")
+
+
 def test_memory_modes_report_a_peak_and_child_mode_gives_the_same_embedding(toy):
     a = toy.copy()
     child = run_method(a, "lsi", memory="child")

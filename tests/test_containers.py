@@ -50,7 +50,11 @@ def test_both_recipes_use_the_same_constraints():
     for text in (docker, apptainer):
         assert "containers/constraints.txt" in text
         assert "PIP_CONSTRAINT=/opt/cellspace/containers/constraints.txt" in text
-        assert 'pip install ".[analysis]"' in text
+    # the image serves every process, the benchmark branch included: bench extra by default
+    assert re.search(r"^ARG EXTRAS=bench$", docker, re.M) and 'pip install ".[${EXTRAS}]"' in docker
+    assert re.search(r"^%arguments\s+EXTRAS=bench$", apptainer, re.M)
+    assert 'pip install ".[{{ EXTRAS }}]"' in apptainer
+    for text in (docker, apptainer):
         assert "procps" in text  # Nextflow task metrics need ps
     makefile = ROOT / "Makefile"
     if makefile.exists():
@@ -70,7 +74,7 @@ def test_constraints_satisfy_package_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     reqs = list(project["project"]["dependencies"])
     extras = project["project"].get("optional-dependencies", {})
-    reqs += extras.get("analysis", []) + extras.get("bench", [])
+    reqs += extras.get("analysis", []) + extras.get("bench", []) + extras.get("torch", [])
     reqs += project["build-system"]["requires"]
     checked = 0
     for spec in reqs:

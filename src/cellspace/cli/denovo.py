@@ -42,11 +42,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--smooth", type=int, default=0,
                    help="average each cell with its nearest cells (this many, itself included) before "
                    "the cell -> L-mer search; 0 = off, as the paper")
-    p.add_argument("--selection", choices=("cells", "contrast"), default="cells",
-                   help="how a group's L-mers are chosen: 'cells' = neighbours of >= --min-fraction of its "
-                   "cells (the paper's); 'contrast' = the --n-top L-mers closest to the group's centroid "
-                   "relative to the other groups' (robust to noisy single cells)")
-    p.add_argument("--n-top", type=int, default=100, help="L-mers per group with --selection contrast")
+    p.add_argument("--selection", choices=("cells", "contrast"), default="contrast",
+                   help="how a group's L-mers are chosen: 'contrast' (default) = the --n-top L-mers closest "
+                   "to the group's centroid relative to the other groups' centroids; 'cells' = the paper's, "
+                   "neighbours of >= --min-fraction of the group's cells (finds no or generic motifs when "
+                   "single cells are noisy, see docs/benchmarks.md)")
+    p.add_argument("--n-top", type=int, default=200, help="L-mers per group with --selection contrast")
     p.add_argument("--max-logos", type=int, default=24, help="logos drawn (largest motifs first; 0: none)")
     p.add_argument("--no-compare", action="store_true", help="skip the database comparison")
     p.add_argument("--jaspar-release", default=DEFAULT_RELEASE, help="JASPAR release for the comparison")

@@ -18,10 +18,15 @@ batches of 1,000 edges, initial scale 0.001. The cell embedding is the cell node
 Differences from the package: one process (no Hogwild workers, no partitions), no held-out
 evaluation edges, and cell nodes of all batches form one entity type (uniform negatives are
 drawn from all cells).
+
+``engine="pbg"`` (every SIMBA method takes it) trains the same graph with PyTorch-BigGraph
+itself (:mod:`.simba_pbg`, the ``[torch]`` extra), with SIMBA's PBG settings including its
+worker processes and held-out evaluation edges.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +37,12 @@ from anndata import AnnData
 
 from cellspace.bench.methods.base import (
     Method,
+    MissingDependencyError,
     batch_labels,
     counts_matrix,
     event_sequences,
 )
+from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +187,25 @@ def _mnn_edges(X: sp.csr_matrix, batches: np.ndarray, n_components: int = 15,
     return np.concatenate(src).astype(np.int64), np.concatenate(dst).astype(np.int64)
 
 
+ENGINES = ("numpy", "pbg")
+
+
+def _check_engine(engine: str, method: str) -> None:
+    if engine not in ENGINES:
+        raise ParameterError(f"method {method!r}: engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "pbg":
+        missing = [m for m in ("torch", "torchbiggraph") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise MissingDependencyError(f"method {method!r} with engine 'pbg' needs {', '.join(missing)}, "
+                                         "not installed: pip install 'cellspace[torch]'")
+
+
 def simba_embed(adata: AnnData, batch: np.ndarray | None = None, sequence: bool = False,
-                seed: int = 0, k: int = 6, **params: Any) -> np.ndarray:
+                seed: int = 0, k: int = 6, engine: str = "numpy", **params: Any) -> np.ndarray:
+    """Cell embedding of SIMBA's graph. ``engine="numpy"`` trains it with :func:`pbg_train`
+    (``params``: its keywords), ``engine="pbg"`` with torchbiggraph (``params``: PBG config
+    fields such as ``num_epochs``, plus ``workers``)."""
+    _check_engine(engine, "simba")
     X = counts_matrix(adata, binary=True)
     n_cells, n_peaks = X.shape
     ents = {"cell": n_cells, "peak": n_peaks}
@@ -201,7 +225,12 @@ def simba_embed(adata: AnnData, batch: np.ndarray | None = None, sequence: bool 
         log.info("SIMBA: %d cell-cell edges between batches", s.size)
         if s.size:
             rels.append(Relation("cell", "cell", s, d))
-    emb = pbg_train(ents, rels, seed=seed, **params)
+    if engine == "pbg":
+        from cellspace.bench.methods.simba_pbg import pbg_train_torchbiggraph
+
+        emb = pbg_train_torchbiggraph(ents, rels, seed=seed, **params)
+    else:
+        emb = pbg_train(ents, rels, seed=seed, **params)
     return emb["cell"].astype(np.float64)
 
 
