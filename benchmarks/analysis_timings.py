@@ -82,10 +82,10 @@ def main() -> None:
               lambda: run_motifs(model, cells, d / "mo2", method="consensus", groupby="cell_type"), rows)
         timed("integrate: 2 batches, k.anchor 5 / filter 200 / score 30 / weight 100",
               lambda: run_integrate(cells, d / "int.h5ad", "batch", "b0"), rows)
-        timed("denovo: 524,800 10-mers, 10 groups x 500 cells (paper selection)",
+        timed("denovo: 524,800 10-mers, contrast selection (default, 200 per group)",
               lambda: run_denovo(model, cells, d / "dn", groupby="cell_type"), rows)
-        timed("denovo: contrast selection",
-              lambda: run_denovo(model, cells, d / "dn2", groupby="cell_type", selection="contrast"), rows)
+        timed("denovo: paper selection, 10 groups x 500 cells",
+              lambda: run_denovo(model, cells, d / "dn2", groupby="cell_type", selection="cells"), rows)
         if not args.skip_umap:
             timed("analyze with UMAP + joint UMAP (20 motifs)",
                   lambda: analyze_cells(cells, d / "an2", n_clusters=10, motifs=d / "mo" / "motif_scores.h5ad"),

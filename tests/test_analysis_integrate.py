@@ -10,6 +10,7 @@ from cellspace.analysis.integrate import (
     correct_query,
     find_anchors,
     integrate,
+    integrate_embedding,
     integration_metrics,
     kbet_acceptance,
     silhouette_batch,
@@ -47,6 +48,28 @@ def test_constant_shift_is_largely_removed():
     corrected = correct_query(ref, query, a, k_weight=30)
     residual = np.linalg.norm(corrected - (query - shift), axis=1)
     assert np.median(residual) < 0.5 * np.linalg.norm(shift)  # uncorrected: the full norm
+
+
+def test_raw_space_removes_an_additive_shift_that_the_unit_space_only_reduces():
+    rng = np.random.default_rng(3)
+    centres = 4 * rng.normal(size=(4, 8))
+    types = rng.integers(0, 4, 600)
+    x = centres[types] + 0.3 * rng.normal(size=(600, 8))
+    batch = np.repeat(["r", "q"], 300)
+    shift = 3.0 * rng.normal(size=8)
+    shifted = x.copy()
+    shifted[batch == "q"] += shift
+    truth = l2_normalize(x.astype(np.float32))
+    q = batch == "q"
+    err = {}
+    for space in ("raw", "unit"):
+        out, _ = integrate_embedding(shifted, batch, "r", space=space)
+        err[space] = float(np.median(np.linalg.norm(out[q] - truth[q], axis=1)))
+    before = float(np.median(np.linalg.norm(l2_normalize(shifted[q].astype(np.float32)) - truth[q], axis=1)))
+    assert err["raw"] < 0.25 * before
+    assert err["raw"] < err["unit"]
+    with pytest.raises(ParameterError, match="space must be one of raw, unit"):
+        integrate_embedding(shifted, batch, "r", space="cosine")
 
 
 def test_integration_improves_batch_mixing_and_keeps_cell_types():

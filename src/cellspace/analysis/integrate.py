@@ -3,7 +3,8 @@
 The CellSpace embedding takes the place of CCA and PCA: all neighbour searches run on
 L2-normalised cell vectors (Euclidean distance there is a monotone function of cosine), by
 default after removing each batch's mean vector (the "anchor space", which like CCA keeps a
-global shift between batches from biasing the pairs). For each query batch, against the
+global shift between batches from biasing the pairs); the correction vectors are differences
+of the vectors as trained (``space="raw"``, default) or of the normalised ones (``"unit"``). For each query batch, against the
 reference batch:
 
 1. anchors: mutual nearest neighbours, ``k_anchor`` each way;
@@ -38,6 +39,7 @@ from cellspace.model import l2_normalize
 log = logging.getLogger(__name__)
 
 INTEGRATED_KEY = "X_cellspace_integrated"
+SPACES = ("raw", "unit")
 
 
 @dataclass
@@ -158,14 +160,16 @@ def integrate_embedding(
     k_weight: int = 100,
     sd: float = 1.0,
     center: bool = True,
+    space: str = "raw",
 ) -> tuple[np.ndarray, dict[str, Anchors]]:
     """Correct every non-reference batch towards the reference; returns (vectors, anchors).
 
-    Vectors are L2-normalised. With ``center`` (default) anchors and anchor neighbourhoods are
-    searched in an anchor space where each batch's mean vector is removed (then re-normalised),
-    which plays the part of Seurat's CCA: a global shift between batches no longer biases which
-    cells pair up. The correction itself uses the differences of the normalised vectors. The
-    output is re-normalised.
+    Anchors and anchor neighbourhoods are searched on L2-normalised vectors; with ``center``
+    (default) each batch's mean vector is removed first, which plays the part of Seurat's CCA: a
+    global shift between batches no longer biases which cells pair up. The correction (anchor
+    differences, their weighted mean, its subtraction) works on the vectors as trained with
+    ``space="raw"`` (default; as Seurat corrects expression, not its normalised profile) or on
+    the L2-normalised vectors with ``space="unit"``. The output is L2-normalised.
     """
     batches = np.asarray(batches).astype(str)
     names = list(pd.unique(batches))
@@ -173,17 +177,20 @@ def integrate_embedding(
         raise ParameterError(f"reference batch {reference!r} not found (batches: {', '.join(names)})")
     if len(names) < 2:
         raise ParameterError("only one batch: nothing to integrate")
+    if space not in SPACES:
+        raise ParameterError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
     xn = l2_normalize(np.asarray(x, dtype=np.float32)).astype(np.float64)
-    out = xn.copy()
+    base = np.asarray(x, dtype=np.float64) if space == "raw" else xn
+    out = base.copy()
     ref_idx = np.flatnonzero(batches == reference)
-    ref = xn[ref_idx]
+    ref = base[ref_idx]
     ref_space = _anchor_space(ref, center)
     all_anchors = {}
     for b in names:
         if b == reference:
             continue
         q_idx = np.flatnonzero(batches == b)
-        q = xn[q_idx]
+        q = base[q_idx]
         q_space = _anchor_space(q, center)
         anchors = find_anchors(ref_space, q_space, k_anchor, k_filter, k_score)
         log.info("batch %s: %d cells, %d anchors with %s", b, len(q_idx), len(anchors), reference)
@@ -195,9 +202,8 @@ def integrate_embedding(
 
 
 def _anchor_space(x: np.ndarray, center: bool) -> np.ndarray:
-    if not center:
-        return x
-    return l2_normalize((x - x.mean(axis=0)).astype(np.float32)).astype(np.float64)
+    y = x - x.mean(axis=0) if center else x
+    return l2_normalize(y.astype(np.float32)).astype(np.float64)
 
 
 def integrate(

@@ -36,6 +36,7 @@ def run_integrate(
     k_weight: int = 100,
     sd: float = 1.0,
     center: bool = True,
+    space: str = "raw",
     anchors_path: str | Path | None = None,
     label_key: str | None = None,
 ):
@@ -50,7 +51,7 @@ def run_integrate(
     obs_column(adata, label_key, "label column (--label-key)")
     anchors = integrate(adata, batch_key, str(reference), use_rep=use_rep, key_added=key_added,
                         k_anchor=k_anchor, k_filter=k_filter, k_score=k_score, k_weight=k_weight, sd=sd,
-                        center=center)
+                        center=center, space=space)
     if label_key is not None:
         b = adata.obs[batch_key].astype(str).to_numpy()
         y = adata.obs[label_key].astype(str).to_numpy()

@@ -33,6 +33,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-center", action="store_true",
                    help="find anchors on the vectors as they are, without removing each batch's mean "
                    "vector first (the default removal keeps a global batch shift from biasing anchors)")
+    p.add_argument("--space", choices=("raw", "unit"), default="raw",
+                   help="vectors the anchor differences are taken and applied in: 'raw' = the embedding "
+                   "as trained (an additive batch shift is removed exactly), 'unit' = L2-normalised")
     p.add_argument("--anchors", type=Path, help="also write the anchor table (TSV) here")
     p.add_argument("--label-key", help="obs column of cell types: log batch ASW, kBET and ARI before/after "
                    "(stored in uns['integration']['metrics'])")
@@ -54,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         cells=args.cells, out=args.out, batch_key=args.batch_key, reference=args.reference,
         model=args.model, use_rep=args.use_rep, key_added=args.key_added,
         k_anchor=args.k_anchor, k_filter=args.k_filter or None, k_score=args.k_score,
-        k_weight=args.k_weight, sd=args.sd, center=not args.no_center, anchors_path=args.anchors, label_key=args.label_key,
+        k_weight=args.k_weight, sd=args.sd, center=not args.no_center, space=args.space,
+        anchors_path=args.anchors, label_key=args.label_key,
     )
     return 0
