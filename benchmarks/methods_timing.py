@@ -25,25 +25,17 @@ from cellspace.simulate.core import SimulationParams, simulate
 TORCH = {"scbasset", "scbasset_batch", "peakvi", "peakvi_batch"}
 
 
-def _value(text: str) -> int | float | str:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+def method_params(items: list[str]) -> dict[str, dict]:
+    """{method: {key: value}} of METHOD.KEY=VALUE strings (values read as by the CLI's --param)."""
+    from cellspace.cli.bench import parse_params
 
-
-def parse_params(items: list[str]) -> dict[str, dict[str, int | float | str]]:
-    """{method: {key: value}} from METHOD.KEY=VALUE strings."""
-    out: dict[str, dict[str, int | float | str]] = {}
+    grouped: dict[str, list[str]] = {}
     for item in items:
-        target, sep, value = item.partition("=")
-        method, dot, key = target.partition(".")
-        if not sep or not dot or not method or not key:
+        method, dot, rest = item.partition(".")
+        if not dot or not method or "=" not in rest:
             raise SystemExit(f"--param {item!r}: expected METHOD.KEY=VALUE")
-        out.setdefault(method, {})[key] = _value(value)
-    return out
+        grouped.setdefault(method, []).append(rest)
+    return {method: parse_params(kvs) for method, kvs in grouped.items()}
 
 
 def main() -> None:
@@ -56,8 +48,8 @@ def main() -> None:
     ap.add_argument("--cellspace-epochs", type=int, default=None, help="override CellSpace epochs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--param", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                    help="extra method parameter, e.g. scbasset.epochs=10 (repeatable; value parsed as "
-                         "int, float or string)")
+                    help="extra method parameter, e.g. scbasset.epochs=10 (repeatable; the value is read "
+                         "as JSON when it parses, else as a string, as `cellspace benchmark run-method --param`)")
     ap.add_argument("--out", default="methods_timing.tsv")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -74,12 +66,11 @@ def main() -> None:
     labels = adata.obs["cell_type"].astype(str).to_numpy()
     batches = adata.obs["donor"].astype(str).to_numpy()
     warm_up(adata.n_obs, 20, len(set(batches)))
-    extra = parse_params(args.param)
+    extra = method_params(args.param)
     rows = []
     total = 0.0
     for n in names:
-        params = {}
-        params.update(extra.get(n, {}))
+        params = dict(extra.get(n, {}))
         if n.startswith("cellspace"):
             params["threads"] = os.cpu_count() or 1
             if args.cellspace_epochs:

@@ -35,7 +35,9 @@ def _read_h5ad(path: str):
         raise InputError(f"cannot read h5ad: {e}", p) from None
 
 
-def _parse_params(items: list[str]) -> dict:
+def parse_params(items: list[str]) -> dict:
+    """{name: value} of ``name=value`` strings; a value is read as JSON when it parses (numbers,
+    true/false, lists), else kept as a string."""
     out: dict = {}
     for it in items or []:
         if "=" not in it:
@@ -141,7 +143,7 @@ def _run_method(args) -> int:
 
     adata = _read_h5ad(args.h5ad)
     methods = [get_method(n) for n in args.method]  # unknown names fail before any work
-    params = _parse_params(args.param)
+    params = parse_params(args.param)
     rows = []
     for m in methods:
         run = run_method(adata, m, batch_key=args.batch_key, seed=args.seed, params=params,

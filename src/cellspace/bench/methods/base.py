@@ -31,6 +31,19 @@ class MissingDependencyError(CellSpaceError):
     """A method needs an optional dependency that is not installed."""
 
 
+def missing_modules(modules: tuple[str, ...]) -> list[str]:
+    """The modules of ``modules`` that cannot be imported."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def require_modules(what: str, modules: tuple[str, ...], extra: str | None) -> None:
+    """One-line :class:`MissingDependencyError` naming the pip extra when a module is missing."""
+    missing = missing_modules(modules)
+    if missing:
+        hint = f"pip install 'cellspace[{extra}]'" if extra else "install them"
+        raise MissingDependencyError(f"{what} needs {', '.join(missing)}, not installed: {hint}")
+
+
 class Method:
     """Base class: subclasses set the class attributes and implement :meth:`embed`."""
 
@@ -43,15 +56,10 @@ class Method:
     extra: ClassVar[str | None] = None  # pip extra that installs them
 
     def missing_dependencies(self) -> list[str]:
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+        return missing_modules(self.requires)
 
     def check_available(self) -> None:
-        missing = self.missing_dependencies()
-        if missing:
-            hint = f"pip install 'cellspace[{self.extra}]'" if self.extra else "install them"
-            raise MissingDependencyError(
-                f"method {self.name!r} needs {', '.join(missing)}, not installed: {hint}"
-            )
+        require_modules(f"method {self.name!r}", self.requires, self.extra)
 
     def embed(self, adata: AnnData, *, batch_key: str | None = None, seed: int = 0,
               **params: Any) -> np.ndarray:

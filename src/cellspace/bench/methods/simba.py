@@ -26,7 +26,6 @@ worker processes and held-out evaluation edges.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +36,10 @@ from anndata import AnnData
 
 from cellspace.bench.methods.base import (
     Method,
-    MissingDependencyError,
     batch_labels,
     counts_matrix,
     event_sequences,
+    require_modules,
 )
 from cellspace.errors import ParameterError
 
@@ -194,10 +193,7 @@ def _check_engine(engine: str, method: str) -> None:
     if engine not in ENGINES:
         raise ParameterError(f"method {method!r}: engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "pbg":
-        missing = [m for m in ("torch", "torchbiggraph") if importlib.util.find_spec(m) is None]
-        if missing:
-            raise MissingDependencyError(f"method {method!r} with engine 'pbg' needs {', '.join(missing)}, "
-                                         "not installed: pip install 'cellspace[torch]'")
+        require_modules(f"method {method!r} with engine 'pbg'", ("torch", "torchbiggraph"), "torch")
 
 
 def simba_embed(adata: AnnData, batch: np.ndarray | None = None, sequence: bool = False,
