@@ -179,8 +179,10 @@ def integrate_embedding(
         raise ParameterError("only one batch: nothing to integrate")
     if space not in SPACES:
         raise ParameterError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
-    xn = l2_normalize(np.asarray(x, dtype=np.float32)).astype(np.float64)
-    base = np.asarray(x, dtype=np.float64) if space == "raw" else xn
+    if space == "raw":
+        base = np.asarray(x, dtype=np.float64)
+    else:
+        base = l2_normalize(np.asarray(x, dtype=np.float32)).astype(np.float64)
     out = base.copy()
     ref_idx = np.flatnonzero(batches == reference)
     ref = base[ref_idx]
