@@ -102,9 +102,12 @@ workflow CELLSPACE {
         ch_analyzed = ANALYZE.out.cells
     }
 
-    // 5c. De novo motifs from the k-mer embedding (uses the clusters of ANALYZE when present)
+    // model + cells, with the clusters of ANALYZE when it ran (DENOVO and TRAJECTORY use them)
+    ch_model_clustered = params.skip_analyze ? ch_model_cells : TRAIN_CELLSPACE.out.model.join(ch_analyzed)
+
+    // 5c. De novo motifs from the k-mer embedding
     if (!params.skip_denovo) {
-        DENOVO(params.skip_analyze ? ch_model_cells : TRAIN_CELLSPACE.out.model.join(ch_analyzed))
+        DENOVO(ch_model_clustered)
         ch_versions = ch_versions.mix(DENOVO.out.versions)
     }
 
@@ -120,10 +123,7 @@ workflow CELLSPACE {
 
     // 5e. Palantir pseudotime (only with --trajectory or --trajectory_start)
     if (params.trajectory || params.trajectory_start) {
-        TRAJECTORY(
-            params.skip_analyze ? ch_model_cells : TRAIN_CELLSPACE.out.model.join(ch_analyzed),
-            params.trajectory_start ?: ''
-        )
+        TRAJECTORY(ch_model_clustered, params.trajectory_start ?: '')
         ch_versions = ch_versions.mix(TRAJECTORY.out.versions)
     }
 
