@@ -61,7 +61,8 @@ def discrete_tag(density: float | None) -> tuple[str, dict]:
     return f"discrete_d{density:g}_".replace(".", "p"), {"density": density}
 
 
-def check_motifs(workdir: Path, seeds: list[int], density: float | None = None) -> None:
+def check_motifs(workdir: Path, seeds: list[int], density: float | None = None,
+                 thresholds: list[float] | None = None) -> None:
     from cellspace.analysis.motif_db import jaspar_motifs
     from cellspace.analysis.motifs import group_means, motif_scores_for_cells, planted_ranks
 
@@ -70,7 +71,9 @@ def check_motifs(workdir: Path, seeds: list[int], density: float | None = None) 
     rows = []
     for seed in seeds:
         truth, model, adata = trained(workdir, tag, seed, **kw_sim)
-        for label, kw in (("consensus", {"method": "consensus"}), ("ensemble", {"method": "ensemble"})):
+        variants = [("consensus", {"method": "consensus"}), ("ensemble", {"method": "ensemble"})]
+        variants += [(f"ensemble t={t:g}", {"method": "ensemble", "rel_threshold": t}) for t in thresholds or []]
+        for label, kw in variants:
             s = motif_scores_for_cells(model, db, adata.obsm["X_cellspace"], adata.obs_names, **kw)
             means = group_means(s.X, adata.obs["cell_type"], s.var_names)
             r = planted_ranks(means, truth.active_tfs(), s.var["name"].astype(str).tolist())
@@ -163,6 +166,8 @@ def main() -> None:
     ap.add_argument("--density", type=float, default=None,
                     help="motifs/denovo: fraction of open cell x event entries of the simulation "
                          "(default: the simulator's, 0.03 = ~150 open events per cell)")
+    ap.add_argument("--thresholds", type=float, nargs="*", default=[],
+                    help="motifs: also score the ensemble embedding at these relative thresholds")
     ap.add_argument("--n-top", type=int, default=200, help="denovo: L-mers per group (contrast selection)")
     ap.add_argument("--shift", type=float, default=1.0, help="integrate: shift norm / mean cell-vector norm")
     args = ap.parse_args()
@@ -175,7 +180,7 @@ def main() -> None:
         elif check == "denovo":
             check_denovo(args.workdir, args.seeds, args.density, args.n_top)
         else:
-            check_motifs(args.workdir, args.seeds, args.density)
+            check_motifs(args.workdir, args.seeds, args.density, args.thresholds)
 
 
 if __name__ == "__main__":
