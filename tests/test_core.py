@@ -75,6 +75,7 @@ def test_ngram_rows_are_deterministic_hashes_of_consecutive_tokens():
 
 
 def _numpy_update(table, dim, rows, pos, cands, margin, max_neg, rate):
+    """A float64 transcription of the reference's forward pass and ``EmbedModel::backward``."""
     t = table.astype(np.float64)
 
     def unit(v):
@@ -93,20 +94,21 @@ def _numpy_update(table, dim, rows, pos, cands, margin, max_neg, rate):
     if not negs:
         return t, pos_sim, 0
     g = np.mean([unit(t[c, :dim]) for c in negs], axis=0) - unit(t[pos, :dim])
+    # backward(): n1 = |gradW|^2 / dim for the LHS rows, n2 = |lhs|^2 / dim for EVERY cell row
+    n1, n2 = g @ g / dim, lhs @ lhs / dim
 
-    def step(r, direction, scale, dsq):
-        t[r, dim] += dsq / dim
-        s = rate / np.sqrt(t[r, dim] + 1e-6)
-        t[r, :dim] += scale * s * direction
+    def update(r, direction, step_rate, wsum):  # EmbedModel::update + inline clipping
+        t[r, dim] += wsum
+        t[r, :dim] += step_rate / np.sqrt(t[r, dim] + 1e-6) * direction
         n = np.linalg.norm(t[r, :dim])
         if n > 1:
             t[r, :dim] /= n
 
     for r in rows:
-        step(r, g, -1.0, g @ g)
-    step(pos, lhs, 1.0, 1.0)
+        update(r, g, -rate, n1)
+    update(pos, lhs, rate, n2)
     for c in negs:
-        step(c, lhs, -1.0 / len(negs), 1.0 / len(negs) ** 2)
+        update(c, lhs, -rate / len(negs), n2)
     return t, pos_sim, len(negs)
 
 
@@ -130,6 +132,22 @@ def test_one_update_step_matches_a_numpy_reference(max_neg):
     touched = np.flatnonzero((table != before).any(axis=1))
     assert set(rows) | {pos} <= set(touched)
     assert (np.linalg.norm(table[touched, :dim], axis=1) <= 1 + 1e-5).all()  # clipped inline
+
+
+def test_every_cell_row_accumulator_grows_by_lhs_norm_over_dim():
+    """Positive and each violating negative add |lhs|^2 / dim = 1 / dim, whatever the count."""
+    rng = np.random.default_rng(7)
+    dim = 6
+    table = np.zeros((30, row_stride(dim)), dtype=np.float32)
+    table[:, :dim] = rng.normal(0, 0.3, (30, dim))
+    rows = np.array([0, 1, 2, 3], dtype=np.int32)
+    pos = np.int32(10)
+    table[pos, :dim] = -table[rows, :dim].sum(axis=0)  # positive far from the LHS: every candidate violates
+    cands = np.arange(11, 16, dtype=np.int32)
+    _, n, _ = _core.update_step(table, dim, rows, pos, cands, 2.5, 10, np.float32(0.01))
+    assert n == len(cands)
+    np.testing.assert_allclose(table[[pos, *cands], dim], 1.0 / dim, rtol=1e-5)
+    assert (table[20:, dim] == 0).all()  # untouched rows keep their accumulators
 
 
 def test_no_violating_negative_means_no_update():

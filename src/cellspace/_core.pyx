@@ -214,10 +214,10 @@ cdef inline float dot(const float* a, const float* b, int d) noexcept nogil:
 
 cdef inline void adagrad_step(float* row, const float* direction, float sign_scale, float dir_sq,
                               float rate, int d) noexcept nogil:
-    """row += sign_scale * step * direction, step = rate / sqrt(A + 1e-6) after A += |u|^2 / d.
+    """row += sign_scale * step * direction, step = rate / sqrt(A + 1e-6) after A += w / d.
 
-    ``dir_sq`` is the squared norm of the update direction u = |sign_scale| * direction. The
-    accumulator A lives at row[d]. The row is clipped to L2 norm <= 1 in the same pass.
+    ``w`` (``dir_sq``) is the row's AdaGrad weight (see :func:`apply_update`). The accumulator
+    A lives at row[d]. The row is clipped to L2 norm <= 1 in the same pass.
     """
     cdef int i
     cdef float v, n2 = 0.0
@@ -263,18 +263,23 @@ cdef inline float forward_lhs(float* table, int stride, int d, const int32_t* ro
 cdef inline void apply_update(float* table, int stride, int d, const int32_t* rows, int n_rows,
                               const float* lhs, const float* grad, int32_t pos,
                               const int32_t* negs, int n_negs, float rate) noexcept nogil:
-    """Move LHS rows by -step*grad, the positive row by +step*lhs, each negative by -step/n*lhs."""
+    """Move LHS rows by -step*grad, the positive row by +step*lhs, each negative by -step/n*lhs.
+
+    AdaGrad weights are the reference's (``EmbedModel::backward``): |grad|^2 for LHS rows and
+    |lhs|^2 for the positive AND every negative cell row; a negative's 1/n scales its step only.
+    """
     cdef int i
     cdef float gsq = dot(grad, grad, d)
+    cdef float lsq = dot(lhs, lhs, d)
     for i in range(n_rows):
         if i + 6 < n_rows:
             CS_PREFETCH(table + <int64_t>rows[i + 6] * stride)
             CS_PREFETCH(table + <int64_t>rows[i + 6] * stride + 16)
         adagrad_step(table + <int64_t>rows[i] * stride, grad, -1.0, gsq, rate, d)
-    adagrad_step(table + <int64_t>pos * stride, lhs, 1.0, 1.0, rate, d)
+    adagrad_step(table + <int64_t>pos * stride, lhs, 1.0, lsq, rate, d)
     cdef float inv = 1.0 / n_negs
     for i in range(n_negs):
-        adagrad_step(table + <int64_t>negs[i] * stride, lhs, -inv, inv * inv, rate, d)
+        adagrad_step(table + <int64_t>negs[i] * stride, lhs, -inv, lsq, rate, d)
 
 
 cdef inline float select_negatives(float* table, int stride, int d, const float* lhs, int32_t pos,
