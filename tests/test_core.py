@@ -23,10 +23,17 @@ def _corpus(seqs, ngrams=3, bucket=1000):
 
 
 def _rows(corpus, params, event, start, w, n_kmers=512):
-    return _core.example_rows(
-        corpus.packed, corpus.seq_off, corpus.ntok, corpus.tokpos_off, corpus.tokpos,
-        kmer_row_table(K), K, params.ngrams, params.bucket, n_kmers + 3, event, start, w,
+    config = _core.TrainConfig(
+        packed=corpus.packed, seq_off=corpus.seq_off, ntok=corpus.ntok, tokpos_off=corpus.tokpos_off,
+        tokpos=corpus.tokpos, row_of_code=kmer_row_table(K), k=K, ngrams=params.ngrams,
+        n_buckets=params.bucket, bucket_offset=n_kmers + 3,
     )
+    return _core.example_rows(config, event, start, w)
+
+
+def _step(table, dim, rows, pos, cands, margin, max_neg, rate, freeze=False):
+    config = _core.TrainConfig(table=table, dim=dim, margin=margin, max_neg=max_neg, freeze_lhs=freeze)
+    return _core.update_step(config, rows, pos, cands, np.float32(rate))
 
 
 SEQS = ["ACGTTGCAAGGCTTACGATCGATCGGA", "TTGACNNAGGCTTACGNATCGATTTGACCA", "GGGGCCCCAATT"]
@@ -125,7 +132,7 @@ def test_one_update_step_matches_a_numpy_reference(max_neg):
     cands = np.array([21, 20, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31], dtype=np.int32)
     before = table.copy()
     expected, pos_sim, n_negs = _numpy_update(table, dim, rows, pos, cands, 0.5, max_neg, 0.05)
-    got_pos_sim, got_n, _loss = _core.update_step(table, dim, rows, pos, cands, 0.5, max_neg, np.float32(0.05))
+    got_pos_sim, got_n, _loss = _step(table, dim, rows, pos, cands, 0.5, max_neg, 0.05)
     assert got_n == n_negs > 0
     assert got_pos_sim == pytest.approx(pos_sim, abs=1e-5)
     np.testing.assert_allclose(table[:, : dim + 1], expected[:, : dim + 1], rtol=2e-4, atol=2e-6)
@@ -144,7 +151,7 @@ def test_every_cell_row_accumulator_grows_by_lhs_norm_over_dim():
     pos = np.int32(10)
     table[pos, :dim] = -table[rows, :dim].sum(axis=0)  # positive far from the LHS: every candidate violates
     cands = np.arange(11, 16, dtype=np.int32)
-    _, n, _ = _core.update_step(table, dim, rows, pos, cands, 2.5, 10, np.float32(0.01))
+    _, n, _ = _step(table, dim, rows, pos, cands, 2.5, 10, 0.01)
     assert n == len(cands)
     np.testing.assert_allclose(table[[pos, *cands], dim], 1.0 / dim, rtol=1e-5)
     assert (table[20:, dim] == 0).all()  # untouched rows keep their accumulators
@@ -157,8 +164,8 @@ def test_no_violating_negative_means_no_update():
     table[1, :dim] = [1, 0, 0, 0]  # positive aligned with the LHS
     table[2, :dim] = [-1, 0, 0, 0]  # negative far away
     before = table.copy()
-    _, n, loss = _core.update_step(table, dim, np.array([0], np.int32), np.int32(1),
-                                   np.array([2], np.int32), 0.05, 10, np.float32(0.1))
+    _, n, loss = _step(table, dim, np.array([0], np.int32), np.int32(1),
+                         np.array([2], np.int32), 0.05, 10, 0.1)
     assert n == 0 and loss == 0
     assert np.array_equal(table, before)
 
@@ -169,3 +176,21 @@ def test_epoch_order_is_a_permutation():
         assert np.array_equal(np.sort(p), np.arange(n))
     a, b = _core.permutation(1000, 1), _core.permutation(1000, 2)
     assert not np.array_equal(a, b)
+
+
+def test_frozen_lhs_rows_are_not_updated_and_cell_rows_are():
+    rng = np.random.default_rng(3)
+    dim = 7
+    table = np.zeros((40, row_stride(dim)), dtype=np.float32)
+    table[:, :dim] = rng.normal(0, 0.3, (40, dim))
+    table[:, dim] = rng.uniform(0, 0.5, 40)
+    rows = np.array([1, 4, 4, 7, 9], dtype=np.int32)
+    pos = np.int32(20)
+    cands = np.arange(21, 33, dtype=np.int32)
+    expected, _, n_negs = _numpy_update(table, dim, rows, pos, cands, 0.5, 10, 0.05)
+    before = table.copy()
+    _, got_n, _ = _step(table, dim, rows, pos, cands, 0.5, 10, 0.05, freeze=True)
+    assert got_n == n_negs > 0
+    assert np.array_equal(table[:20], before[:20])  # every LHS row, accumulators included
+    np.testing.assert_allclose(table[20:, : dim + 1], expected[20:, : dim + 1], rtol=2e-4, atol=2e-6)
+    assert (table[20] != before[20]).any()

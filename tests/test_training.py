@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from cellspace.dataset import combine, make_dataset
 from cellspace.sequences import SequenceStore
-from cellspace.train import TrainParams, negative_groups, run_training, train_datasets
+from cellspace.train import TrainParams, init_state, run_training, train_datasets
 
 FAST = dict(epochs=3, dim=8, bucket=5000, examples_per_event=5, threads=1)
 
@@ -88,32 +88,29 @@ def test_checkpoint_from_other_parameters_is_refused(tmp_path):
         run_training(data, TrainParams(seed=3, **{**FAST, "dim": 9}), checkpoint=ckpt, resume=True)
 
 
-def test_negatives_come_from_the_events_dataset():
-    a, b = _dataset("a", 50, 60, seed=1), _dataset("b", 30, 40, seed=2)
-    data = combine([a, b])
-    cell_group, starts, gindptr, gindices = negative_groups(data, use_batch=False)
-    assert list(starts) == [0, 60, 100]
-    assert list(np.unique(cell_group[:50])) == [0] and list(np.unique(cell_group[50:])) == [1]
-    for g in (0, 1):
-        cells = gindices[gindptr[starts[g]] : gindptr[starts[g + 1]]]
-        assert (cell_group[cells] == g).all()
-    assert data.n_cells == 80 and list(data.obs["dataset"][:1]) == ["a"]
-
-
-def test_batch_aware_groups_hold_only_the_batch_cells_and_every_entry_once():
+def test_batch_aware_training_runs_and_keeps_batch_labels():
     a = _dataset("a", 60, 80, seed=4, batches=3)
-    data = combine([a])
-    cell_group, starts, gindptr, gindices = negative_groups(data, use_batch=True)
-    assert len(starts) == 4
-    for g in range(3):
-        rows = range(starts[g], starts[g + 1])
-        for r in rows:
-            cells = gindices[gindptr[r] : gindptr[r + 1]]
-            assert len(cells) > 0 and (cell_group[cells] == g).all()
-    assert len(gindices) == data.events.nnz
     model, cells = train_datasets([a], TrainParams(batch_key="donor", **FAST))
     assert np.isfinite(cells.obsm["X_cellspace"]).all()
     assert set(cells.obs["batch"]) == {"d0", "d1", "d2"}
+
+
+def test_frozen_sequence_rows_stay_bit_identical_while_cell_rows_train():
+    a, b = _dataset("a", 50, 60, seed=1), _dataset("b", 30, 40, seed=2)
+    data = combine([a, b])
+    params = TrainParams(seed=5, freeze_sequence_rows=True, **FAST)
+    start = init_state(params, data.n_cells).table
+    state = run_training(data, params)
+    nk, nc = state.n_kmers, state.n_cells
+    # k-mer and bucket rows, accumulators and padding included, are untouched
+    assert np.array_equal(state.table[:nk], start[:nk])
+    assert np.array_equal(state.table[nk + nc :], start[nk + nc :])
+    cells_changed = (state.table[nk : nk + nc] != start[nk : nk + nc]).any(axis=1)
+    assert cells_changed.mean() > 0.9
+    assert (state.table[nk : nk + nc, params.dim] > 0).mean() > 0.9  # cell accumulators grew
+    # without the option the same run moves k-mer rows
+    free = run_training(data, TrainParams(seed=5, **FAST))
+    assert not np.array_equal(free.table[:nk], start[:nk])
 
 
 def test_multiple_datasets_number_cells_globally_in_input_order():

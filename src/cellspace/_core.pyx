@@ -11,9 +11,10 @@ are allocated once per call. Nothing inside the loop touches Python objects or a
 """
 
 from cython.parallel cimport parallel, prange, threadid
-from libc.math cimport sqrtf
+from libc.math cimport INFINITY, sqrtf
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
 import numpy as np
 
@@ -124,40 +125,8 @@ cdef struct Corpus:
     int ngrams
     int64_t n_buckets
     int64_t bucket_offset
-    const float* table          # rows are prefetched as soon as their ids are known
+    const float* table          # rows are prefetched as soon as their ids are known (NULL: no prefetch)
     int stride
-
-
-cdef Corpus make_corpus(
-    const uint8_t[::1] packed,
-    const int64_t[::1] seq_off,
-    const int64_t[::1] ntok,
-    const int64_t[::1] tokpos_off,
-    const int64_t[::1] tokpos,
-    const uint32_t[::1] row_of_code,
-    int k,
-    int ngrams,
-    int64_t n_buckets,
-    int64_t bucket_offset,
-    const float* table,
-    int stride,
-):
-    """The corpus view the kernels read (``table`` NULL: no prefetching)."""
-    cdef Corpus corpus
-    corpus.packed = &packed[0]
-    corpus.seq_off = &seq_off[0]
-    corpus.ntok = &ntok[0]
-    corpus.tokpos_off = &tokpos_off[0]
-    corpus.tokpos = &tokpos[0]
-    corpus.row_of_code = &row_of_code[0]
-    corpus.k = k
-    corpus.kmask = (<uint64_t>1 << (2 * k)) - 1
-    corpus.ngrams = ngrams
-    corpus.n_buckets = n_buckets
-    corpus.bucket_offset = bucket_offset
-    corpus.table = table
-    corpus.stride = stride
-    return corpus
 
 
 cdef inline void prefetch_row(const Corpus* c, int32_t row) noexcept nogil:
@@ -201,6 +170,345 @@ cdef inline int add_ngrams(const Corpus* c, int32_t* rows, int w) noexcept nogil
             prefetch_row(c, rows[n])
             n += 1
     return n
+
+
+# --------------------------------------------------------------------------- negative pools
+# A pool is a discrete distribution over global cell ids, stored as a Vose alias table of n
+# entries. Entry i is three uint32: (threshold, cell, alias cell). A draw takes ONE 64-bit
+# random number r: the entry is the high word of r * n (Lemire's multiply-shift), and the low
+# word of the same product, uniform and independent of the entry, is compared with the
+# threshold: below it the entry's own cell, else its alias cell. All pools are concatenated;
+# pool p is entries [offsets[p], offsets[p + 1]). Every cell has a pool id (that of the
+# positive cell decides where its negatives come from).
+cdef enum:
+    CS_ENTRY = 3
+ALIAS_ENTRY = CS_ENTRY
+
+
+cdef struct Pools:
+    const int32_t* cell_pool    # pool id of every global cell
+    const int64_t* offsets      # n_pools + 1 entry offsets
+    const uint32_t* entries     # CS_ENTRY uint32 per entry
+    int64_t n_pools
+    int64_t n_cells
+
+
+cdef inline int32_t pool_draw(const Pools* p, int64_t lo, uint64_t n, uint64_t* rng) noexcept nogil:
+    """One draw (a global cell id) from the pool whose entries are [lo, lo + n), n >= 1."""
+    cdef uint64_t r = splitmix64(rng)
+    cdef const uint32_t* ent = p.entries + CS_ENTRY * (lo + <int64_t>cs_mulhi(r, n))
+    if <uint32_t>((r * n) >> 32) < ent[0]:
+        return <int32_t>ent[1]
+    return <int32_t>ent[2]
+
+
+def alias_entries(const int32_t[::1] cells, const double[::1] weights):
+    """Vose's alias table of one pool: a (n, 3) uint32 array (threshold, cell, alias cell).
+
+    ``weights`` are nonnegative with a positive sum (not necessarily normalised). Entry i is
+    chosen with probability 1/n, then keeps its own cell with probability threshold / 2^32 and
+    takes its alias cell otherwise. Entries whose scaled weight is 1 (up to rounding) alias
+    themselves, so the 2^32 - 1 cap of the threshold loses nothing.
+    """
+    cdef int64_t n = cells.shape[0]
+    if weights.shape[0] != n or n == 0:
+        raise ValueError("alias_entries needs as many weights as cells, at least one")
+    cdef double total = 0.0
+    cdef int64_t i
+    for i in range(n):
+        if not (weights[i] >= 0.0 and weights[i] < INFINITY):
+            raise ValueError("weights must be finite and nonnegative")
+        total += weights[i]
+    if not total > 0.0:
+        raise ValueError("weights must have a positive sum")
+    out = np.empty((n, CS_ENTRY), dtype=np.uint32)
+    scaled_arr = np.empty(n, dtype=np.float64)
+    stack_arr = np.empty(n, dtype=np.int64)
+    cdef uint32_t[:, ::1] o = out
+    cdef double[::1] q = scaled_arr
+    cdef int64_t[::1] stack = stack_arr
+    cdef int64_t n_small = 0, n_large = n  # small indices grow from 0, large ones down from n
+    cdef int64_t s, l
+    cdef double t
+    cdef double scale = <double>n / total
+    with nogil:
+        for i in range(n):
+            q[i] = weights[i] * scale
+            o[i, 1] = <uint32_t>cells[i]
+            o[i, 2] = <uint32_t>cells[i]
+            if q[i] < 1.0:
+                stack[n_small] = i
+                n_small += 1
+            else:
+                n_large -= 1
+                stack[n_large] = i
+        while n_small > 0 and n_large < n:
+            n_small -= 1
+            s = stack[n_small]
+            l = stack[n_large]
+            n_large += 1
+            t = q[s] * 4294967296.0 + 0.5
+            o[s, 0] = <uint32_t>t if t < 4294967295.0 else <uint32_t>4294967295U
+            o[s, 2] = <uint32_t>cells[l]
+            q[l] = (q[l] + q[s]) - 1.0
+            if q[l] < 1.0:
+                stack[n_small] = l
+                n_small += 1
+            else:
+                n_large -= 1
+                stack[n_large] = l
+        # what is left has scaled weight 1 up to rounding: it keeps its own cell
+        while n_small > 0:
+            n_small -= 1
+            o[stack[n_small], 0] = <uint32_t>4294967295U
+        while n_large < n:
+            o[stack[n_large], 0] = <uint32_t>4294967295U
+            n_large += 1
+    return out
+
+
+def reference_pool_weights(const int64_t[::1] indptr, const int32_t[::1] indices,
+                           const int32_t[::1] cell_group, int64_t n_groups):
+    """The reference tool's negative distribution, per group, as unnormalised cell weights.
+
+    The reference draws a negative of group g as a uniform event among the E_g events with at
+    least one open cell in g, then a uniform open cell of that event within g. Returns
+    ``(weights, n_events)``: weights[c] = sum over events e open in c of 1 / |e ∩ g(c)|, and
+    n_events[g] = E_g, so that P(c) = weights[c] / E_g(c) (and the weights of g sum to E_g).
+    One pass over the event -> cells CSR, no temporary of the matrix's size.
+    """
+    cdef int64_t n_ev = indptr.shape[0] - 1
+    cdef int64_t n_cells = cell_group.shape[0]
+    weights = np.zeros(n_cells, dtype=np.float64)
+    n_events = np.zeros(n_groups, dtype=np.int64)
+    counts_arr = np.zeros(max(n_groups, 1), dtype=np.int64)
+    cdef double[::1] w = weights
+    cdef int64_t[::1] ne = n_events
+    cdef int64_t[::1] counts = counts_arr
+    cdef int64_t e, j, g
+    cdef int32_t c
+    for j in range(indptr[n_ev]):
+        c = indices[j]
+        if c < 0 or c >= n_cells or cell_group[c] < 0 or cell_group[c] >= n_groups:
+            raise ValueError("cell ids and groups must be in range")
+    with nogil:
+        for e in range(n_ev):
+            for j in range(indptr[e], indptr[e + 1]):
+                counts[cell_group[indices[j]]] += 1
+            for j in range(indptr[e], indptr[e + 1]):
+                c = indices[j]
+                w[c] += 1.0 / <double>counts[cell_group[c]]
+            for j in range(indptr[e], indptr[e + 1]):
+                g = cell_group[indices[j]]
+                if counts[g] != 0:
+                    ne[g] += 1
+                    counts[g] = 0
+    return weights, n_events
+
+
+cdef int check_pools(const int32_t[::1] cell_pool, const int64_t[::1] offsets,
+                     const uint32_t[:, ::1] entries) except -1:
+    """Pool ids in range, offsets nondecreasing from 0, entry cells in range."""
+    cdef int64_t n_pools = offsets.shape[0] - 1
+    cdef int64_t n_cells = cell_pool.shape[0]
+    cdef int64_t i
+    cdef int bad = 0
+    if n_pools < 1 or offsets[0] != 0:
+        raise ValueError("pool offsets must start at 0 and describe at least one pool")
+    with nogil:
+        for i in range(n_pools):
+            if offsets[i + 1] < offsets[i]:
+                bad = 1
+        for i in range(n_cells):
+            if cell_pool[i] < 0 or cell_pool[i] >= n_pools:
+                bad = 2
+        for i in range(entries.shape[0]):
+            if entries[i, 1] >= <uint64_t>n_cells or entries[i, 2] >= <uint64_t>n_cells:
+                bad = 3
+    if bad:
+        raise ValueError(("pool offsets must be nondecreasing", "cell pool ids out of range",
+                          "pool entries name cells out of range")[bad - 1])
+    return 0
+
+
+# --------------------------------------------------------------------------- configuration
+# per-thread values are spaced by one 64-byte cache line (8 x 8 bytes): no false sharing
+cdef enum:
+    CS_LINE = 8
+LINE = CS_LINE
+
+
+cdef struct Config:
+    # the table: rows of `stride` floats, `dim` values then the AdaGrad accumulator
+    float* table
+    int stride
+    int dim
+    # sequences (LHS)
+    Corpus corpus
+    # events -> cells (global cell ids) for the positive draw; pools for the negatives
+    const int64_t* indptr
+    const int32_t* indices
+    int64_t n_events
+    int64_t cell_offset         # table row of global cell 0
+    Pools pools
+    # schedule
+    int64_t examples_per_event
+    int64_t window_tokens
+    int64_t max_lhs
+    int64_t total_steps
+    # hyper-parameters
+    float lr
+    float margin
+    int neg_search_limit
+    int max_neg
+    int batch_size
+    int n_threads
+    bint freeze_lhs             # leave every k-mer and bucket row (and accumulator) untouched
+    # per-thread state, CS_LINE apart
+    uint64_t* rng_states
+    double* stats
+
+
+cdef class TrainConfig:
+    """Everything ``train_range`` and the test hooks read, filled once (cf. gensim's Word2VecConfig).
+
+    The arrays are held by this object for as long as it lives, and the C struct points into
+    them; every array must already have the dtype and C-contiguity asked for (nothing is
+    copied). Parts a caller does not need may be left out (None): a hook that needs a missing
+    part raises ValueError.
+    """
+
+    cdef Config c
+    cdef readonly dict arrays
+    cdef readonly bint has_table, has_corpus, has_events, has_pools
+
+    def __init__(
+        self,
+        *,
+        float[:, ::1] table=None,
+        int dim=0,
+        const uint8_t[::1] packed=None,
+        const int64_t[::1] seq_off=None,
+        const int64_t[::1] ntok=None,
+        const int64_t[::1] tokpos_off=None,
+        const int64_t[::1] tokpos=None,
+        const uint32_t[::1] row_of_code=None,
+        int k=0,
+        int ngrams=1,
+        int64_t n_buckets=0,
+        int64_t bucket_offset=0,
+        const int64_t[::1] indptr=None,
+        const int32_t[::1] indices=None,
+        int64_t cell_offset=0,
+        const int32_t[::1] cell_pool=None,
+        const int64_t[::1] pool_offsets=None,
+        const uint32_t[:, ::1] pool_entries=None,
+        int64_t examples_per_event=1,
+        int64_t window_tokens=1,
+        int64_t max_lhs=1,
+        int64_t total_steps=1,
+        float lr=0.0,
+        float margin=0.0,
+        int neg_search_limit=1,
+        int max_neg=1,
+        int batch_size=1,
+        int n_threads=1,
+        bint freeze_lhs=False,
+        uint64_t[::1] rng_states=None,
+        double[:, ::1] stats=None,
+    ):
+        self.arrays = {}
+        memset(&self.c, 0, sizeof(Config))
+        if dim < 0 or max_neg < 1 or neg_search_limit < 1 or batch_size < 1 or n_threads < 1:
+            raise ValueError("dim, max_neg, neg_search_limit, batch_size and n_threads must be positive")
+        self.c.dim = dim
+        self.has_table = table is not None
+        if self.has_table:
+            if table.shape[1] < dim + 1:
+                raise ValueError("table rows need dim values and an accumulator")
+            self.c.table = &table[0, 0]
+            self.c.stride = <int>table.shape[1]
+            self.arrays["table"] = table.base
+        self.has_corpus = packed is not None
+        if self.has_corpus:
+            if seq_off is None or ntok is None or tokpos_off is None or tokpos is None or row_of_code is None:
+                raise ValueError("a corpus needs packed, seq_off, ntok, tokpos_off, tokpos and row_of_code")
+            if ntok.shape[0] + 1 != seq_off.shape[0] or tokpos_off.shape[0] != ntok.shape[0]:
+                raise ValueError("corpus arrays disagree on the number of events")
+            if row_of_code.shape[0] != (<int64_t>1 << (2 * k)):
+                raise ValueError("row_of_code must have 4^k entries")
+            self.c.corpus.packed = &packed[0]
+            self.c.corpus.seq_off = &seq_off[0]
+            self.c.corpus.ntok = &ntok[0]
+            self.c.corpus.tokpos_off = &tokpos_off[0]
+            self.c.corpus.tokpos = &tokpos[0]
+            self.c.corpus.row_of_code = &row_of_code[0]
+            self.c.corpus.k = k
+            self.c.corpus.kmask = (<uint64_t>1 << (2 * k)) - 1
+            self.c.corpus.ngrams = ngrams
+            self.c.corpus.n_buckets = n_buckets
+            self.c.corpus.bucket_offset = bucket_offset
+            self.c.corpus.table = self.c.table
+            self.c.corpus.stride = self.c.stride
+            self.c.n_events = ntok.shape[0]
+            self.arrays.update(packed=packed.base, seq_off=seq_off.base, ntok=ntok.base,
+                               tokpos_off=tokpos_off.base, tokpos=tokpos.base, row_of_code=row_of_code.base)
+        self.has_events = indptr is not None
+        if self.has_events:
+            if indices is None or (self.has_corpus and indptr.shape[0] != self.c.n_events + 1):
+                raise ValueError("indptr needs indices and one entry per event + 1")
+            self.c.indptr = &indptr[0]
+            self.c.indices = &indices[0]
+            self.c.n_events = indptr.shape[0] - 1
+            self.arrays.update(indptr=indptr.base, indices=indices.base)
+        self.c.cell_offset = cell_offset
+        self.has_pools = cell_pool is not None
+        if self.has_pools:
+            if pool_offsets is None or pool_entries is None or pool_entries.shape[1] != CS_ENTRY:
+                raise ValueError("pools need cell_pool, pool_offsets and (n, 3) pool_entries")
+            if pool_offsets[pool_offsets.shape[0] - 1] != pool_entries.shape[0]:
+                raise ValueError("pool offsets do not end at the number of entries")
+            self.c.pools.cell_pool = &cell_pool[0]
+            self.c.pools.offsets = &pool_offsets[0]
+            self.c.pools.entries = &pool_entries[0, 0] if pool_entries.shape[0] > 0 else NULL
+            self.c.pools.n_pools = pool_offsets.shape[0] - 1
+            self.c.pools.n_cells = cell_pool.shape[0]
+            check_pools(cell_pool, pool_offsets, pool_entries)
+            self.arrays.update(cell_pool=cell_pool.base, pool_offsets=pool_offsets.base,
+                               pool_entries=pool_entries.base)
+        self.c.examples_per_event = examples_per_event
+        self.c.window_tokens = window_tokens
+        self.c.max_lhs = max_lhs
+        self.c.total_steps = total_steps
+        self.c.lr = lr
+        self.c.margin = margin
+        self.c.neg_search_limit = neg_search_limit
+        self.c.max_neg = max_neg
+        self.c.batch_size = batch_size
+        self.c.n_threads = n_threads
+        self.c.freeze_lhs = freeze_lhs
+        if rng_states is not None:
+            if rng_states.shape[0] < n_threads * CS_LINE:
+                raise ValueError("rng_states needs LINE entries per thread")
+            self.c.rng_states = &rng_states[0]
+            self.arrays["rng_states"] = rng_states.base
+        if stats is not None:
+            if stats.shape[0] < n_threads or stats.shape[1] != CS_LINE:
+                raise ValueError("stats needs one LINE-wide row per thread")
+            self.c.stats = &stats[0, 0]
+            self.arrays["stats"] = stats.base
+
+    @property
+    def n_events(self) -> int:
+        return self.c.n_events
+
+    @property
+    def dim(self) -> int:
+        return self.c.dim
+
+    @property
+    def freeze_lhs(self) -> bool:
+        return self.c.freeze_lhs
 
 
 # --------------------------------------------------------------------------- vector kernels
@@ -262,20 +570,22 @@ cdef inline float forward_lhs(float* table, int stride, int d, const int32_t* ro
 
 cdef inline void apply_update(float* table, int stride, int d, const int32_t* rows, int n_rows,
                               const float* lhs, const float* grad, int32_t pos,
-                              const int32_t* negs, int n_negs, float rate) noexcept nogil:
+                              const int32_t* negs, int n_negs, float rate, bint freeze_lhs) noexcept nogil:
     """Move LHS rows by -step*grad, the positive row by +step*lhs, each negative by -step/n*lhs.
 
     AdaGrad weights are the reference's (``EmbedModel::backward``): |grad|^2 for LHS rows and
     |lhs|^2 for the positive AND every negative cell row; a negative's 1/n scales its step only.
+    With ``freeze_lhs`` the LHS (k-mer and bucket) rows and their accumulators are not touched.
     """
     cdef int i
     cdef float gsq = dot(grad, grad, d)
     cdef float lsq = dot(lhs, lhs, d)
-    for i in range(n_rows):
-        if i + 6 < n_rows:
-            CS_PREFETCH(table + <int64_t>rows[i + 6] * stride)
-            CS_PREFETCH(table + <int64_t>rows[i + 6] * stride + 16)
-        adagrad_step(table + <int64_t>rows[i] * stride, grad, -1.0, gsq, rate, d)
+    if not freeze_lhs:
+        for i in range(n_rows):
+            if i + 6 < n_rows:
+                CS_PREFETCH(table + <int64_t>rows[i + 6] * stride)
+                CS_PREFETCH(table + <int64_t>rows[i + 6] * stride + 16)
+            adagrad_step(table + <int64_t>rows[i] * stride, grad, -1.0, gsq, rate, d)
     adagrad_step(table + <int64_t>pos * stride, lhs, 1.0, lsq, rate, d)
     cdef float inv = 1.0 / n_negs
     for i in range(n_negs):
@@ -319,78 +629,64 @@ cdef inline float select_negatives(float* table, int stride, int d, const float*
 
 
 # --------------------------------------------------------------------------- training
-# per-thread values are spaced by one 64-byte cache line (8 x 8 bytes): no false sharing
-cdef enum:
-    CS_LINE = 8
-LINE = CS_LINE
+cdef inline int draw_candidates(const Config* cfg, int32_t cell, uint64_t* rng, int32_t* cands) noexcept nogil:
+    """neg_search_limit candidate table rows from the pool of global cell ``cell``; returns the count.
+
+    An empty pool gives no candidates (the example then makes no update).
+    """
+    cdef int32_t pool = cfg.pools.cell_pool[cell]
+    cdef int64_t lo = cfg.pools.offsets[pool]
+    cdef uint64_t n = <uint64_t>(cfg.pools.offsets[pool + 1] - lo)
+    cdef int c
+    if n == 0:
+        return 0
+    for c in range(cfg.neg_search_limit):
+        cands[c] = <int32_t>(cfg.cell_offset + pool_draw(&cfg.pools, lo, n, rng))
+    return cfg.neg_search_limit
 
 
-def train_range(
-    float[:, ::1] table,
-    int dim,
-    # corpus
-    const uint8_t[::1] packed,
-    const int64_t[::1] seq_off,
-    const int64_t[::1] ntok,
-    const int64_t[::1] tokpos_off,
-    const int64_t[::1] tokpos,
-    const uint32_t[::1] row_of_code,
-    int k,
-    int ngrams,
-    int64_t n_buckets,
-    int64_t bucket_offset,
-    # events -> cells (global cell ids) and negative sampling groups
-    const int64_t[::1] indptr,
-    const int32_t[::1] indices,
-    int64_t cell_offset,
-    const int32_t[::1] cell_group,
-    const int64_t[::1] group_row_start,
-    const int64_t[::1] gindptr,
-    const int32_t[::1] gindices,
-    # schedule
-    int64_t n_events,
-    int64_t examples_per_event,
-    int64_t window_tokens,
-    int64_t max_lhs,
-    uint64_t epoch_key,
-    int64_t start,
-    int64_t stop,
-    int64_t step_offset,
-    int64_t total_steps,
-    # hyper-parameters
-    float lr,
-    float margin,
-    int neg_search_limit,
-    int max_neg,
-    int batch_size,
-    int n_threads,
-    uint64_t[::1] rng_states,
-    double[:, ::1] stats,
-):
+cdef int check_config(TrainConfig config) except -1:
+    if not (config.has_table and config.has_corpus and config.has_events and config.has_pools):
+        raise ValueError("training needs the table, the corpus, the event CSR and the pools")
+    if config.c.rng_states == NULL or config.c.stats == NULL:
+        raise ValueError("training needs rng_states and stats")
+    if config.c.max_lhs < config.c.window_tokens:
+        raise ValueError("max_lhs must hold a window's rows")
+    return 0
+
+
+def train_range(TrainConfig config, uint64_t epoch_key, int64_t start, int64_t stop, int64_t step_offset):
     """Train on examples [start, stop) of one epoch (positions in the epoch's permutation).
 
-    ``stats[t]`` accumulates (loss, examples, updated examples, negatives) of thread t. The RNG
-    state of thread t is ``rng_states[t * LINE]`` and stats rows are LINE doubles wide, so that
-    no two threads write to the same cache line.
+    ``step_offset`` is the global index of the epoch's first example (learning-rate decay).
+    Thread t accumulates (loss, examples, updated examples, negatives) in row t of the
+    config's ``stats`` and draws from ``rng_states[t * LINE]``; rows and states are a cache
+    line apart, so no two threads write to the same line.
     """
-    cdef int stride = table.shape[1]
-    cdef float* tab = &table[0, 0]
-    cdef Corpus corpus = make_corpus(packed, seq_off, ntok, tokpos_off, tokpos, row_of_code, k, ngrams,
-                                     n_buckets, bucket_offset, tab, stride)
-    cdef int64_t n_examples = n_events * examples_per_event
+    check_config(config)
+    cdef Config* cfg = &config.c
+    cdef int dim = cfg.dim
+    cdef int stride = cfg.stride
+    cdef float* tab = cfg.table
+    cdef int64_t max_lhs = cfg.max_lhs
+    cdef int max_neg = cfg.max_neg
+    cdef int batch_size = cfg.batch_size
+    cdef int64_t n_events = cfg.n_events
+    cdef int64_t n_examples = n_events * cfg.examples_per_event
     half, mask = permutation_params(n_examples)
     cdef int half_bits = half
     cdef uint64_t half_mask = mask
     cdef int64_t n_batches = (stop - start + batch_size - 1) // batch_size
     if n_batches <= 0:
         return
-    if rng_states.shape[0] < n_threads * CS_LINE or stats.shape[0] < n_threads or stats.shape[1] < CS_LINE:
-        raise ValueError("rng_states needs LINE entries and stats one LINE-wide row per thread")
+    if start < 0 or stop > n_examples:
+        raise ValueError("example range outside the epoch")
 
-    cdef int64_t b, i, pos_in_epoch, ex, e, w, s0, cnt, r0, r1, grow
-    cdef int slot, nb, t, c, n_cand, n
+    cdef int64_t b, pos_in_epoch, ex, e, w, s0, cnt
+    cdef int slot, nb, t, n_cand
     cdef int32_t cell
     cdef float rate, pos_sim, loss
+    cdef double* st
     # per-thread scratch (assigned inside the parallel block, hence thread-private)
     cdef int32_t* sc_rows      # batch_size x max_lhs row ids
     cdef int* sc_n_rows        # per slot
@@ -403,9 +699,10 @@ def train_range(
     cdef int32_t* cands
     cdef uint64_t* rng
 
-    with nogil, parallel(num_threads=n_threads):
+    with nogil, parallel(num_threads=cfg.n_threads):
         t = threadid()
-        rng = &rng_states[t * CS_LINE]
+        rng = cfg.rng_states + t * CS_LINE
+        st = cfg.stats + t * CS_LINE
         sc_rows = <int32_t*>malloc(sizeof(int32_t) * batch_size * max_lhs)
         sc_n_rows = <int*>malloc(sizeof(int) * batch_size)
         sc_lhs = <float*>malloc(sizeof(float) * batch_size * dim)
@@ -414,7 +711,7 @@ def train_range(
         sc_negs = <int32_t*>malloc(sizeof(int32_t) * batch_size * max_neg)
         sc_n_negs = <int*>malloc(sizeof(int) * batch_size)
         sc_event = <int64_t*>malloc(sizeof(int64_t) * batch_size)
-        cands = <int32_t*>malloc(sizeof(int32_t) * neg_search_limit)
+        cands = <int32_t*>malloc(sizeof(int32_t) * cfg.neg_search_limit)
         for b in prange(n_batches, schedule="dynamic", chunksize=16):
             nb = batch_size
             if start + (b + 1) * batch_size > stop:
@@ -426,48 +723,40 @@ def train_range(
                 ex = permute(pos_in_epoch, n_examples, half_bits, half_mask, epoch_key)
                 e = ex % n_events
                 sc_event[slot] = e
-                w = window_tokens
-                if w > corpus.ntok[e]:
-                    w = corpus.ntok[e]
-                s0 = rand_below(rng, corpus.ntok[e] - w + 1)
-                event_tokens(&corpus, e, s0, w, sc_rows + slot * max_lhs)
-                sc_n_rows[slot] = add_ngrams(&corpus, sc_rows + slot * max_lhs, <int>w)
+                w = cfg.window_tokens
+                if w > cfg.corpus.ntok[e]:
+                    w = cfg.corpus.ntok[e]
+                s0 = rand_below(rng, cfg.corpus.ntok[e] - w + 1)
+                event_tokens(&cfg.corpus, e, s0, w, sc_rows + slot * max_lhs)
+                sc_n_rows[slot] = add_ngrams(&cfg.corpus, sc_rows + slot * max_lhs, <int>w)
             # ---- forward pass: LHS vectors, positives, negatives
             for slot in range(nb):
                 e = sc_event[slot]
                 forward_lhs(tab, stride, dim, sc_rows + slot * max_lhs, sc_n_rows[slot], sc_lhs + slot * dim)
-                cnt = indptr[e + 1] - indptr[e]
-                cell = indices[indptr[e] + rand_below(rng, cnt)]
-                sc_pos[slot] = <int32_t>(cell_offset + cell)
+                cnt = cfg.indptr[e + 1] - cfg.indptr[e]
+                cell = cfg.indices[cfg.indptr[e] + rand_below(rng, cnt)]
+                sc_pos[slot] = <int32_t>(cfg.cell_offset + cell)
                 pos_sim = cosine_to_row(sc_lhs + slot * dim, tab + <int64_t>sc_pos[slot] * stride, dim)
-                # negative candidates: random event row of the group, then a random cell of it
-                grow = cell_group[cell]
-                r0 = group_row_start[grow]
-                r1 = group_row_start[grow + 1]
-                n_cand = 0
-                for c in range(neg_search_limit):
-                    i = r0 + rand_below(rng, r1 - r0)
-                    cands[n_cand] = <int32_t>(cell_offset + gindices[gindptr[i] + rand_below(rng, gindptr[i + 1] - gindptr[i])])
-                    n_cand = n_cand + 1
+                n_cand = draw_candidates(cfg, cell, rng, cands)
                 loss = select_negatives(tab, stride, dim, sc_lhs + slot * dim, sc_pos[slot], pos_sim,
-                                        margin, cands, n_cand, max_neg, sc_negs + slot * max_neg,
+                                        cfg.margin, cands, n_cand, max_neg, sc_negs + slot * max_neg,
                                         sc_n_negs + slot, sc_grad + slot * dim)
-                stats[t, 0] += loss / max_neg
-                stats[t, 1] += 1.0
+                st[0] += loss / max_neg
+                st[1] += 1.0
                 if sc_n_negs[slot] > 0:
-                    stats[t, 2] += 1.0
-                    stats[t, 3] += sc_n_negs[slot]
+                    st[2] += 1.0
+                    st[3] += sc_n_negs[slot]
             # ---- updates
             for slot in range(nb):
                 if sc_n_negs[slot] == 0:
                     continue
                 pos_in_epoch = start + b * batch_size + slot
-                rate = lr * (1.0 - <float>(step_offset + pos_in_epoch) / <float>total_steps)
+                rate = cfg.lr * (1.0 - <float>(step_offset + pos_in_epoch) / <float>cfg.total_steps)
                 if rate < 0.0:
                     rate = 0.0
                 apply_update(tab, stride, dim, sc_rows + slot * max_lhs, sc_n_rows[slot],
                              sc_lhs + slot * dim, sc_grad + slot * dim, sc_pos[slot],
-                             sc_negs + slot * max_neg, sc_n_negs[slot], rate)
+                             sc_negs + slot * max_neg, sc_n_negs[slot], rate, cfg.freeze_lhs)
         free(sc_rows)
         free(sc_n_rows)
         free(sc_lhs)
@@ -480,27 +769,17 @@ def train_range(
 
 
 # --------------------------------------------------------------------------- test hooks
-def example_rows(
-    const uint8_t[::1] packed,
-    const int64_t[::1] seq_off,
-    const int64_t[::1] ntok,
-    const int64_t[::1] tokpos_off,
-    const int64_t[::1] tokpos,
-    const uint32_t[::1] row_of_code,
-    int k,
-    int ngrams,
-    int64_t n_buckets,
-    int64_t bucket_offset,
-    int64_t event,
-    int64_t start,
-    int64_t w,
-):
+def example_rows(TrainConfig config, int64_t event, int64_t start, int64_t w):
     """The LHS rows (k-mer rows then n-gram rows) the trainer uses for a window of an event."""
-    cdef Corpus corpus = make_corpus(packed, seq_off, ntok, tokpos_off, tokpos, row_of_code, k, ngrams,
-                                     n_buckets, bucket_offset, NULL, 0)
-    if start < 0 or w < 0 or start + w > ntok[event]:
+    if not config.has_corpus:
+        raise ValueError("the config has no corpus")
+    cdef Corpus corpus = config.c.corpus
+    corpus.table = NULL  # no prefetching
+    if event < 0 or event >= config.c.n_events:
+        raise ValueError("event out of range")
+    if start < 0 or w < 0 or start + w > corpus.ntok[event]:
         raise ValueError("window out of the event's token range")
-    out = np.empty(w * ngrams + 1, dtype=np.int32)
+    out = np.empty(w * corpus.ngrams + 1, dtype=np.int32)
     cdef int32_t[::1] o = out
     event_tokens(&corpus, event, start, w, &o[0])
     n = add_ngrams(&corpus, &o[0], <int>w)
@@ -512,26 +791,60 @@ def ngram_bucket(const int32_t[::1] toks, int64_t n_buckets):
     return <int64_t>cs_mulhi(ngram_hash(&toks[0], <int>toks.shape[0]), <uint64_t>n_buckets)
 
 
-def update_step(float[:, ::1] table, int dim, const int32_t[::1] rows, int32_t pos,
-                const int32_t[::1] candidates, float margin, int max_neg, float rate):
-    """One forward + update of a single example with given candidates (the trainer's kernels).
+def update_step(TrainConfig config, const int32_t[::1] rows, int32_t pos, const int32_t[::1] candidates,
+                float rate):
+    """One forward + update of a single example with given candidate rows (the trainer's kernels).
 
-    Returns (positive similarity, number of violating negatives kept, summed hinge loss).
+    Uses the config's table, margin, max_neg and freeze flag. Returns (positive similarity,
+    number of violating negatives kept, summed hinge loss).
     """
-    cdef int stride = table.shape[1]
-    cdef float* tab = &table[0, 0]
+    if not config.has_table:
+        raise ValueError("the config has no table")
+    cdef Config* cfg = &config.c
+    cdef int dim = cfg.dim
     lhs = np.empty(dim, dtype=np.float32)
     grad = np.empty(dim, dtype=np.float32)
-    negs = np.empty(max(max_neg, 1), dtype=np.int32)
+    negs = np.empty(cfg.max_neg, dtype=np.int32)
     cdef float[::1] lv = lhs
     cdef float[::1] gv = grad
     cdef int32_t[::1] nv = negs
     cdef int n_negs = 0
-    forward_lhs(tab, stride, dim, &rows[0], rows.shape[0], &lv[0])
-    cdef float pos_sim = cosine_to_row(&lv[0], tab + <int64_t>pos * stride, dim)
-    loss = select_negatives(tab, stride, dim, &lv[0], pos, pos_sim, margin, &candidates[0],
-                            candidates.shape[0], max_neg, &nv[0], &n_negs, &gv[0])
+    forward_lhs(cfg.table, cfg.stride, dim, &rows[0], rows.shape[0], &lv[0])
+    cdef float pos_sim = cosine_to_row(&lv[0], cfg.table + <int64_t>pos * cfg.stride, dim)
+    loss = select_negatives(cfg.table, cfg.stride, dim, &lv[0], pos, pos_sim, cfg.margin, &candidates[0],
+                            candidates.shape[0], cfg.max_neg, &nv[0], &n_negs, &gv[0])
     if n_negs > 0:
-        apply_update(tab, stride, dim, &rows[0], rows.shape[0], &lv[0], &gv[0], pos, &nv[0],
-                     n_negs, rate)
+        apply_update(cfg.table, cfg.stride, dim, &rows[0], rows.shape[0], &lv[0], &gv[0], pos, &nv[0],
+                     n_negs, rate, cfg.freeze_lhs)
     return pos_sim, n_negs, loss
+
+
+def draw_negatives(TrainConfig config, int32_t cell, int64_t n, uint64_t seed):
+    """``n`` negative candidates (global cell ids) for positive global cell ``cell``.
+
+    Drawn by the trainer's own pool code and RNG (splitmix64 started at ``seed``), in batches
+    of ``neg_search_limit`` as in training. An empty pool gives an empty array.
+    """
+    if not config.has_pools:
+        raise ValueError("the config has no pools")
+    cdef Config c = config.c
+    if cell < 0 or cell >= c.pools.n_cells:
+        raise ValueError("cell out of range")
+    c.cell_offset = 0
+    cdef uint64_t state = seed
+    out = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] o = out
+    cands_arr = np.empty(c.neg_search_limit, dtype=np.int32)
+    cdef int32_t[::1] cands = cands_arr
+    cdef int64_t got = 0
+    cdef int m, j
+    with nogil:
+        while got < n:
+            m = draw_candidates(&c, cell, &state, &cands[0])
+            if m == 0:
+                break
+            for j in range(m):
+                if got < n:
+                    o[got] = cands[j]
+                    got += 1
+    return out[:got].copy()

@@ -1,8 +1,9 @@
 """Training: turn datasets into the trainer's flat arrays and run epochs of the Cython core.
 
 The Python side prepares everything once (packed sequences, token counts, event -> cell CSR,
-negative-sampling groups, the embedding table); each epoch then runs entirely inside
-:func:`cellspace._core.train_range` without the GIL. Memory is constant across epochs.
+negative pools, the embedding table) and fills one :class:`cellspace._core.TrainConfig`; each
+epoch then runs entirely inside :func:`cellspace._core.train_range` without the GIL. Memory is
+constant across epochs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_k, kmer_row_table, n_kmer_rows
 from cellspace.model import CellSpaceModel
+from cellspace.negatives import NegativePools, reference_pools
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ class TrainParams:
     threads: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     seed: int = 0
     batch_key: str | None = None
+    # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
+    # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
+    freeze_sequence_rows: bool = False
 
     def validate(self) -> TrainParams:
         check_k(self.k)
@@ -96,11 +101,6 @@ class Corpus:
     tokpos: np.ndarray
     indptr: np.ndarray
     indices: np.ndarray
-    cell_group: np.ndarray
-    group_row_start: np.ndarray
-    gindptr: np.ndarray
-    gindices: np.ndarray
-    n_groups: int
 
 
 def token_positions(data: TrainingData, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,42 +134,11 @@ def token_positions(data: TrainingData, k: int) -> tuple[np.ndarray, np.ndarray,
     return ntok, tokpos_off, tokpos
 
 
-def negative_groups(data: TrainingData, use_batch: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Groups from which negatives are drawn, as a CSR of (event within group) -> cells.
-
-    Without batches a group is a dataset and its rows are the dataset's events. With batches a
-    group is (dataset, batch) and its rows are the events restricted to the group's cells; a
-    candidate is a random row, then a random cell of it (weighted by accessibility, as the
-    reference tool draws negatives).
-    """
-    ev = data.events
-    if not use_batch:
-        n_ds = len(data.dataset_names)
-        bounds = np.searchsorted(data.event_dataset, np.arange(n_ds + 1)).astype(np.int64)
-        return data.cell_dataset.astype(np.int32), bounds, ev.indptr.astype(np.int64), ev.indices.astype(np.int32)
-    cell_group = data.cell_batch.astype(np.int32)
-    n_groups = int(cell_group.max()) + 1
-    rows = np.repeat(np.arange(ev.shape[0], dtype=np.int64), np.diff(ev.indptr))
-    cells = ev.indices.astype(np.int64)
-    groups = cell_group[cells].astype(np.int64)
-    order = np.lexsort((cells, rows, groups))
-    groups, rows, cells = groups[order], rows[order], cells[order]
-    key = groups * ev.shape[0] + rows
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    gindptr = np.r_[starts, len(key)].astype(np.int64)
-    row_group = groups[starts]
-    group_row_start = np.searchsorted(row_group, np.arange(n_groups + 1)).astype(np.int64)
-    return cell_group, group_row_start, gindptr, cells.astype(np.int32)
-
-
 def build_corpus(data: TrainingData, params: TrainParams) -> Corpus:
-    if params.batch_key is not None and (data.cell_batch < 0).any():
-        raise InputError(f"--batch-key {params.batch_key!r} was given but some datasets have no batch labels")
     ntok, tokpos_off, tokpos = token_positions(data, params.k)
     empty = np.flatnonzero(ntok == 0)
     if len(empty):
         raise InputError(f"{len(empty)} event(s) have no k-mer without N (k = {params.k})")
-    cell_group, group_row_start, gindptr, gindices = negative_groups(data, params.batch_key is not None)
     packed = data.sequences.packed
     if len(packed) == 0:
         packed = np.zeros(1, dtype=np.uint8)
@@ -181,12 +150,48 @@ def build_corpus(data: TrainingData, params: TrainParams) -> Corpus:
         tokpos=np.ascontiguousarray(tokpos, dtype=np.int64),
         indptr=np.ascontiguousarray(data.events.indptr, dtype=np.int64),
         indices=np.ascontiguousarray(data.events.indices, dtype=np.int32),
-        cell_group=np.ascontiguousarray(cell_group, dtype=np.int32),
-        group_row_start=group_row_start,
-        gindptr=np.ascontiguousarray(gindptr, dtype=np.int64),
-        gindices=np.ascontiguousarray(gindices, dtype=np.int32),
-        n_groups=len(group_row_start) - 1,
     )
+
+
+def default_negatives(data: TrainingData, params: TrainParams) -> NegativePools:
+    """The reference tool's negatives, by dataset (or by (dataset, batch) with ``batch_key``)."""
+    if params.batch_key is not None and (data.cell_batch < 0).any():
+        raise InputError(f"--batch-key {params.batch_key!r} was given but some datasets have no batch labels")
+    return reference_pools(data, by_batch=params.batch_key is not None)
+
+
+def window_sizes(corpus: Corpus, params: TrainParams) -> tuple[int, int]:
+    """(tokens per window, most LHS rows of one example)."""
+    longest = int(corpus.ntok.max())
+    window = (params.sample_len - params.k + 1) if params.sample_len > 0 else longest
+    window = max(1, min(window, longest))
+    max_lhs = sum(max(0, window - g + 1) for g in range(1, params.ngrams + 1))
+    return window, max_lhs
+
+
+def core_config(
+    state: TrainState,
+    corpus: Corpus,
+    pools: NegativePools,
+    stats: np.ndarray,
+) -> _core.TrainConfig:
+    """The core's configuration, filled once per run; it holds every array it points at."""
+    p = state.params
+    window, max_lhs = window_sizes(corpus, p)
+    n_examples = len(corpus.ntok) * p.examples_per_event
+    return _core.TrainConfig(
+        table=state.table, dim=p.dim,
+        packed=corpus.packed, seq_off=corpus.seq_off, ntok=corpus.ntok, tokpos_off=corpus.tokpos_off,
+        tokpos=corpus.tokpos, row_of_code=kmer_row_table(p.k), k=p.k, ngrams=p.ngrams,
+        n_buckets=p.n_buckets, bucket_offset=state.n_kmers + state.n_cells,
+        indptr=corpus.indptr, indices=corpus.indices, cell_offset=state.n_kmers,
+        cell_pool=pools.cell_pool, pool_offsets=pools.offsets, pool_entries=pools.entries,
+        examples_per_event=p.examples_per_event, window_tokens=window, max_lhs=max_lhs,
+        total_steps=n_examples * p.epochs, lr=p.lr, margin=p.margin,
+        neg_search_limit=p.neg_search_limit, max_neg=p.max_neg_samples, batch_size=p.batch_size,
+        n_threads=p.threads, freeze_lhs=p.freeze_sequence_rows,
+        rng_states=state.rng_states, stats=stats,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the table
@@ -270,8 +275,8 @@ def load_checkpoint(path: str | Path, params: TrainParams, fingerprint: str) -> 
             if str(z["fingerprint"]) != fingerprint:
                 raise InputError("checkpoint was made from different input data", path)
             ignore = {"epochs", "threads"}
-            now = asdict(params)
-            diff = sorted(k for k in now if k not in ignore and now[k] != saved.get(k))
+            now, defaults = asdict(params), asdict(TrainParams())
+            diff = sorted(k for k in now if k not in ignore and now[k] != saved.get(k, defaults[k]))
             if diff:
                 raise InputError(f"checkpoint parameters differ from this run: {', '.join(diff)}", path)
             stride = row_stride(params.dim)
@@ -320,14 +325,23 @@ def run_training(
     data: TrainingData,
     params: TrainParams,
     *,
+    negatives: NegativePools | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 0,
     resume: bool = False,
     progress: bool | None = None,
     on_epoch: ProgressCallback | None = None,
 ) -> TrainState:
-    """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs."""
+    """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs.
+
+    ``negatives`` replaces the default negative pools (:func:`default_negatives`); see
+    :mod:`cellspace.negatives` for building others.
+    """
     params.validate()
+    if negatives is None:
+        negatives = default_negatives(data, params)
+    elif negatives.n_cells != data.n_cells:
+        raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
     corpus = build_corpus(data, params)
     fingerprint = data_fingerprint(data)
     if resume and checkpoint is not None and Path(checkpoint).exists():
@@ -337,21 +351,18 @@ def run_training(
         state = init_state(params, data.n_cells)
     n_events = data.n_events
     n_examples = n_events * params.examples_per_event
-    total_steps = n_examples * params.epochs
-    window = (params.sample_len - params.k + 1) if params.sample_len > 0 else int(corpus.ntok.max())
-    window = max(1, min(window, int(corpus.ntok.max())))
-    max_lhs = sum(max(0, window - g + 1) for g in range(1, params.ngrams + 1))
-    row_of_code = kmer_row_table(params.k)
     stats = np.zeros((params.threads, _core.LINE), dtype=np.float64)
+    config = core_config(state, corpus, negatives, stats)
     if progress is None:
         progress = sys.stderr.isatty()
     chunk = max(params.batch_size * 256, n_examples // 50)
     chunk -= chunk % params.batch_size
     log.info(
-        "training %d cells x %d events (%d datasets, %d negative groups): %d examples/epoch, "
-        "%d epochs, dim %d, k %d, ngrams %d, %d thread(s)",
-        data.n_cells, n_events, len(data.dataset_names), corpus.n_groups, n_examples,
+        "training %d cells x %d events (%d datasets, %d negative pools): %d examples/epoch, "
+        "%d epochs, dim %d, k %d, ngrams %d, %d thread(s)%s",
+        data.n_cells, n_events, len(data.dataset_names), negatives.n_pools, n_examples,
         params.epochs, params.dim, params.k, params.ngrams, params.threads,
+        ", k-mer and bucket rows frozen" if params.freeze_sequence_rows else "",
     )
     for epoch in range(state.epoch, params.epochs):
         stats[:] = 0.0
@@ -360,18 +371,7 @@ def run_training(
         t0, c0 = time.perf_counter(), time.process_time()
         for start in range(0, n_examples, chunk):
             stop = min(n_examples, start + chunk)
-            _core.train_range(
-                state.table, params.dim,
-                corpus.packed, corpus.seq_off, corpus.ntok, corpus.tokpos_off, corpus.tokpos,
-                row_of_code, params.k, params.ngrams, params.n_buckets,
-                state.n_kmers + state.n_cells,
-                corpus.indptr, corpus.indices, state.n_kmers,
-                corpus.cell_group, corpus.group_row_start, corpus.gindptr, corpus.gindices,
-                n_events, params.examples_per_event, window, max_lhs, key,
-                start, stop, epoch * n_examples, total_steps,
-                params.lr, params.margin, params.neg_search_limit, params.max_neg_samples,
-                params.batch_size, params.threads, state.rng_states, stats,
-            )  # fmt: skip
+            _core.train_range(config, key, start, stop, epoch * n_examples)
             if bar is not None:
                 bar.update(stop - start)
         elapsed = time.perf_counter() - t0
@@ -469,6 +469,7 @@ def write_outputs(model: CellSpaceModel, adata, out_dir: str | Path) -> tuple[Pa
 
 __all__ = [
     "TrainParams",
+    "default_negatives",
     "train_datasets",
     "run_training",
     "write_outputs",
