@@ -55,10 +55,25 @@ def _child(data_path: str, threads: int, epochs: int, queue: mp.Queue) -> None:
         marks["t"], marks["c"] = now, cpu
 
     params = TrainParams(epochs=epochs, threads=threads, seed=1)
-    run_training(data, params, on_epoch=on_epoch, progress=False)
+    state = run_training(data, params, on_epoch=on_epoch, progress=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put({"threads": threads, "epochs": per_epoch, "peak_rss_mb": peak,
-               "n_cells": data.n_cells, "n_events": data.n_events, "nnz": int(data.events.nnz)})
+               "n_cells": data.n_cells, "n_events": data.n_events, "nnz": int(data.events.nnz),
+               "ari": _cell_type_ari(state, data)})
+
+
+def _cell_type_ari(state, data) -> float:
+    """k-means (k = number of cell types) ARI of the L2-normalised cell rows."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from cellspace.model import l2_normalize
+
+    nk, nc, d = state.n_kmers, state.n_cells, state.params.dim
+    x = l2_normalize(state.table[nk : nk + nc, :d])
+    truth = data.obs["cell_type"].astype(str).to_numpy()
+    labels = KMeans(len(set(truth)), n_init=10, random_state=0).fit_predict(x)
+    return float(adjusted_rand_score(truth, labels))
 
 
 def main() -> None:
@@ -96,7 +111,7 @@ def main() -> None:
                       f"({e['examples_per_s'] / threads:,.0f} per thread, "
                       f"{e['examples_per_cpu_s']:,.0f} per CPU-second), loss {e['loss']:.4f}, "
                       f"RSS {e['rss_mb']:.0f} MB")
-            print(f"  peak RSS {res['peak_rss_mb']:.0f} MB")
+            print(f"  peak RSS {res['peak_rss_mb']:.0f} MB, cell-type ARI {res['ari']:.3f}")
     if len(results) >= 2:
         def best(r):
             return max(e["examples_per_s"] for e in r["epochs"][1:] or r["epochs"])
