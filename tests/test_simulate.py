@@ -290,3 +290,28 @@ def test_cli_simulate_writes_requested_formats(tmp_path):
             "simulation.json"} <= names
     assert "sim1.h5ad" not in names
     assert main(["simulate", "--out", str(out), "--formats", "loom"]) == 2
+
+
+def test_donor_compositions_absent_type_and_opening_only_events():
+    sim = simulate(SimulationParams(seed=2, n_cells=400, n_events=400, n_types=4, n_donors=3,
+                                    donor_effect_sign="open", donor_effect=2.0, donor_type_concentration=2.0,
+                                    absent_types=((0, 3), (2, 1))))
+    tab = pd.crosstab(sim.truth.cells["donor"], sim.truth.cells["cell_type"])
+    assert tab.loc["donor1", "type4"] == 0 and tab.loc["donor3", "type2"] == 0
+    assert (tab.sum(axis=1) > 0).all() and (tab.sum(axis=0) > 0).all()
+    de = sim.truth.donor_events
+    assert len(de) and (de["log_fold"] == 2.0).all()
+    with pytest.raises(ParameterError, match="every donor"):
+        SimulationParams(n_donors=2, absent_types=((0, 1), (1, 1))).validate()
+
+
+@pytest.mark.parametrize("shared", [0.0, 0.5, 1.0])
+def test_shared_regions_give_disjoint_partial_or_identical_atlases(shared):
+    sim = simulate(SimulationParams(seed=3, n_cells=100, n_events=300, n_datasets=2, shared_regions=shared,
+                                    dataset_density_ratio=1.5))
+    ev = sim.truth.events
+    a, b = (set(ev.loc[ev["dataset"] == n, "region"]) for n in ("sim1", "sim2"))
+    assert len(a) == len(b) == 300
+    assert len(a & b) == round(shared * 300)
+    dens = [d.events.nnz / (d.n_cells * d.n_events) for d in sim.datasets]
+    assert dens[1] / dens[0] == pytest.approx(1.5, rel=0.1)

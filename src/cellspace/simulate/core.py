@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Independent random streams per component: changing one part never shifts another's draws.
 _GENOME, _REGIONS, _PROGRAMS, _PLANT, _SCAN, _BASELINE, _DATASET = range(1, 8)
-_D_EVENTS, _D_CELLS, _D_DONORS, _D_DEPTH, _D_SHIFT, _D_SAMPLE = range(1, 7)
+_D_EVENTS, _D_CELLS, _D_DONORS, _D_DEPTH, _D_SHIFT, _D_SAMPLE, _D_COMPOSITION = range(1, 8)
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -107,6 +107,55 @@ def _make_cells(p: SimulationParams, d: int) -> Cells:
     return discrete_cells(p.n_cells, p.n_types, p.type_concentration, rng)
 
 
+def _n_regions(p: SimulationParams) -> int:
+    """Size of the region pool the datasets cut their events from."""
+    if p.n_datasets == 1:
+        return p.n_events
+    if p.shared_regions is not None:
+        shared = int(round(p.shared_regions * p.n_events))
+        return shared + p.n_datasets * (p.n_events - shared)
+    return int(math.ceil(p.n_events / p.dataset_overlap))
+
+
+def _region_subset(p: SimulationParams, d: int) -> np.ndarray | None:
+    """Region indices of dataset ``d`` with ``shared_regions`` (None: the default random draw)."""
+    if p.n_datasets == 1 or p.shared_regions is None:
+        return None
+    shared = int(round(p.shared_regions * p.n_events))
+    own = p.n_events - shared
+    # regions are sorted by position: a seeded permutation spreads each part over the genome
+    order = _rng(p.seed, _REGIONS, 1).permutation(_n_regions(p))
+    return order[np.concatenate([np.arange(shared), shared + d * own + np.arange(own)])]
+
+
+def _donors(p: SimulationParams, cells: Cells, rng_donor: np.random.Generator, d: int) -> np.ndarray:
+    """Donor of every cell: uniform (default), or from per-donor type proportions."""
+    n = p.n_cells
+    if p.donor_type_concentration == 0 and not p.absent_types:
+        donor = rng_donor.integers(0, p.n_donors, size=n)
+        donor[rng_donor.choice(n, size=min(n, p.n_donors), replace=False)] = np.arange(min(n, p.n_donors))
+        return donor
+    rng = _rng(p.seed, _DATASET, d, _D_COMPOSITION)
+    # P(type | donor): each donor's own proportions (or equal ones), zero where absent
+    if p.donor_type_concentration > 0:
+        props = rng.dirichlet(np.full(p.n_types, p.donor_type_concentration), size=p.n_donors)
+    else:
+        props = np.full((p.n_donors, p.n_types), 1.0 / p.n_types)
+    for k, t in p.absent_types:
+        props[k, t] = 0.0
+    props /= props.sum(axis=1, keepdims=True)
+    # donors are equally frequent a priori, so P(donor | type) is proportional to P(type | donor)
+    cond = props / props.sum(axis=0, keepdims=True)
+    u = rng.random(n)
+    cum = np.cumsum(cond[:, cells.type_index].T, axis=1)
+    donor = np.minimum((u[:, None] > cum).sum(axis=1), p.n_donors - 1)
+    for k in range(p.n_donors):  # every donor keeps at least one cell of a type it has
+        if not (donor == k).any():
+            ok = np.flatnonzero(props[k, cells.type_index] > 0)
+            donor[rng.choice(ok)] = k
+    return donor
+
+
 def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     """Simulate ``params.n_datasets`` scATAC-like datasets with known TF programs.
 
@@ -129,7 +178,7 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
 
     multi = p.n_datasets > 1
     margin = int(p.shift_fraction * p.event_len) if multi else 0
-    n_regions = p.n_events if not multi else int(math.ceil(p.n_events / p.dataset_overlap))
+    n_regions = _n_regions(p)
     slot = p.event_len + 2 * margin
     genome = load_genome(p.genome_fasta, p.random_dna, p.gc, int(1.5 * n_regions * slot), _rng(p.seed, _GENOME))
     regions = place_regions(genome, n_regions, p.event_len, margin, _rng(p.seed, _REGIONS))
@@ -158,14 +207,14 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     for d in range(p.n_datasets):
         name = f"sim{d + 1}"
         ev = dataset_events(
-            regions, p.n_events, margin, n_regions == p.n_events, _rng(p.seed, _DATASET, d, _D_EVENTS)
+            regions, p.n_events, margin, n_regions == p.n_events, _rng(p.seed, _DATASET, d, _D_EVENTS),
+            subset=_region_subset(p, d),
         )
         ri = ev["region_index"].to_numpy()
         cells = _make_cells(p, d)
         n = p.n_cells
         rng_donor = _rng(p.seed, _DATASET, d, _D_DONORS)
-        donor = rng_donor.integers(0, p.n_donors, size=n)
-        donor[rng_donor.choice(n, size=min(n, p.n_donors), replace=False)] = np.arange(min(n, p.n_donors))
+        donor = _donors(p, cells, rng_donor, d)
         donor_log_depth = (
             rng_donor.permutation(np.linspace(-p.donor_depth_spread, p.donor_depth_spread, p.n_donors))
             if p.n_donors > 1
@@ -180,7 +229,8 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
             if n_shift == 0 or p.donor_effect == 0:
                 break
             sel = np.sort(rng_shift.choice(n_regions, size=n_shift, replace=False))
-            shift[k, sel] = rng_shift.choice([-1.0, 1.0], size=n_shift) * p.donor_effect
+            sign = rng_shift.choice([-1.0, 1.0], size=n_shift) if p.donor_effect_sign == "both" else 1.0
+            shift[k, sel] = sign * p.donor_effect
             donor_tables.append(
                 pd.DataFrame(
                     {"dataset": name, "donor": f"donor{k + 1}", "region": regions["region"].to_numpy()[sel],
@@ -198,7 +248,7 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
             motif_effect=p.motif_effect,
             motif_cap=p.motif_cap,
         )
-        scale = calibrate(model, p.density)
+        scale = calibrate(model, p.density * p.dataset_density_ratio**d)
         matrix = sample_matrix(model, scale, _rng(p.seed, _DATASET, d, _D_SAMPLE))
         scales.append(scale)
 

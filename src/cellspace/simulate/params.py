@@ -40,7 +40,14 @@ class SimulationParams:
     donor_depth_spread: float = 0.4  # donors' log depth factors span +- this value
     donor_event_fraction: float = 0.1  # fraction of regions with a donor-specific shift
     donor_effect: float = 1.0  # |log-fold| of those donor-specific shifts
+    donor_effect_sign: str = "both"  # "both": shifts up or down at random; "open": only up
+    donor_type_concentration: float = 0.0  # > 0: each donor draws its own type proportions
+    absent_types: tuple[tuple[int, int], ...] = ()  # (donor, type) pairs (0-based) with no cells
     dataset_overlap: float = 0.7  # fraction of the region pool each dataset uses (n_datasets > 1)
+    shared_regions: float | None = None  # >= 0: this fraction of each dataset's regions is shared
+    # by all datasets and the rest is its own (0 = disjoint atlases, 1 = the same regions);
+    # None: each dataset draws dataset_overlap of one pool at random
+    dataset_density_ratio: float = 1.0  # dataset d has density * ratio**d (depth by dataset)
     shift_fraction: float = 0.2  # max boundary shift between datasets, as a fraction of event_len
     branch_point: float = 0.3  # pseudotime at which the trajectory branches
     type_concentration: float = 8.0  # Dirichlet concentration of cell type proportions
@@ -74,6 +81,21 @@ class SimulationParams:
         for name in ("library_sd", "baseline_sd", "donor_depth_spread", "donor_effect", "motif_cap"):
             need(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         need(self.type_concentration > 0, f"type_concentration must be > 0, got {self.type_concentration}")
+        need(self.donor_effect_sign in ("both", "open"),
+             f"donor_effect_sign must be 'both' or 'open', got {self.donor_effect_sign!r}")
+        need(self.donor_type_concentration >= 0,
+             f"donor_type_concentration must be >= 0, got {self.donor_type_concentration}")
+        for pair in self.absent_types:
+            need(len(pair) == 2 and 0 <= pair[0] < self.n_donors and 0 <= pair[1] < self.n_types,
+                 f"absent_types entries must be (donor, type) with donor < n_donors, type < n_types, got {pair!r}")
+        need(not (self.absent_types and self.trajectory), "absent_types needs discrete cell types (no trajectory)")
+        need(all(sum(1 for d, t in self.absent_types if t == ty) < self.n_donors for ty in range(self.n_types)),
+             "absent_types removes a cell type from every donor")
+        need(self.shared_regions is None or 0.0 <= self.shared_regions <= 1.0,
+             f"shared_regions must be in [0, 1], got {self.shared_regions}")
+        need(self.dataset_density_ratio > 0, f"dataset_density_ratio must be > 0, got {self.dataset_density_ratio}")
+        need(self.density * self.dataset_density_ratio ** (self.n_datasets - 1) < 0.5,
+             "density * dataset_density_ratio**(n_datasets - 1) must be < 0.5")
         need(not (self.random_dna and self.genome_fasta), "give either genome_fasta or random_dna, not both")
         return self
 
@@ -81,5 +103,5 @@ class SimulationParams:
         d = asdict(self)
         for k, v in list(d.items()):
             if isinstance(v, tuple):
-                d[k] = list(v)
+                d[k] = [list(x) if isinstance(x, tuple) else x for x in v]
         return d

@@ -114,10 +114,17 @@ def dataset_events(
     margin: int,
     use_all: bool,
     rng: np.random.Generator,
+    subset: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One dataset's events: region index, chrom, start, end, offset; sorted by position."""
+    """One dataset's events: region index, chrom, start, end, offset; sorted by position.
+
+    The regions are ``subset`` when given, else all (``use_all``) or ``n_events`` at random.
+    """
     n_regions = len(regions)
-    idx = np.arange(n_regions) if use_all else np.sort(rng.choice(n_regions, size=n_events, replace=False))
+    if subset is not None:
+        idx = np.sort(np.asarray(subset, dtype=np.int64))
+    else:
+        idx = np.arange(n_regions) if use_all else np.sort(rng.choice(n_regions, size=n_events, replace=False))
     offset = rng.integers(-margin, margin + 1, size=len(idx)) if margin > 0 else np.zeros(len(idx), np.int64)
     chrom = regions["chrom"].to_numpy()[idx]
     start = regions["start"].to_numpy()[idx] + offset
