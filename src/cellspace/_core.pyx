@@ -26,11 +26,13 @@ cdef extern from *:
     """
     #include <stdint.h>
     #define CS_PREFETCH(p) __builtin_prefetch((const void*)(p), 1, 1)
+    #define CS_PREFETCH_READ(p) __builtin_prefetch((const void*)(p), 0, 3)
     static inline uint64_t cs_mulhi(uint64_t a, uint64_t b) {
         return (uint64_t)(((unsigned __int128)a * b) >> 64);
     }
     """
     void CS_PREFETCH(const void* p) noexcept nogil
+    void CS_PREFETCH_READ(const void* p) noexcept nogil
     uint64_t cs_mulhi(uint64_t a, uint64_t b) noexcept nogil
 
 
@@ -592,6 +594,16 @@ cdef inline void apply_update(float* table, int stride, int d, const int32_t* ro
         adagrad_step(table + <int64_t>negs[i] * stride, lhs, -inv, lsq, rate, d)
 
 
+# candidate cell rows are prefetched this many candidates ahead of the one being scored
+cdef enum:
+    CS_CAND_AHEAD = 16
+
+
+cdef inline void prefetch_table_row(const float* table, int stride, int32_t row) noexcept nogil:
+    CS_PREFETCH(table + <int64_t>row * stride)
+    CS_PREFETCH(table + <int64_t>row * stride + 16)
+
+
 cdef inline float select_negatives(float* table, int stride, int d, const float* lhs, int32_t pos,
                                    float pos_sim, float margin, const int32_t* candidates, int n_cand,
                                    int max_neg, int32_t* negs, int* n_negs, float* grad) noexcept nogil:
@@ -607,6 +619,8 @@ cdef inline float select_negatives(float* table, int stride, int d, const float*
     for c in range(n_cand):
         if kept >= max_neg:
             break
+        if c + CS_CAND_AHEAD < n_cand:
+            prefetch_table_row(table, stride, candidates[c + CS_CAND_AHEAD])
         if candidates[c] == pos:
             continue
         row = table + <int64_t>candidates[c] * stride
@@ -632,7 +646,8 @@ cdef inline float select_negatives(float* table, int stride, int d, const float*
 cdef inline int draw_candidates(const Config* cfg, int32_t cell, uint64_t* rng, int32_t* cands) noexcept nogil:
     """neg_search_limit candidate table rows from the pool of global cell ``cell``; returns the count.
 
-    An empty pool gives no candidates (the example then makes no update).
+    The rows of the first CS_CAND_AHEAD candidates are prefetched (``select_negatives`` keeps
+    prefetching that far ahead). An empty pool gives no candidates (no update then).
     """
     cdef int32_t pool = cfg.pools.cell_pool[cell]
     cdef int64_t lo = cfg.pools.offsets[pool]
@@ -642,6 +657,8 @@ cdef inline int draw_candidates(const Config* cfg, int32_t cell, uint64_t* rng, 
         return 0
     for c in range(cfg.neg_search_limit):
         cands[c] = <int32_t>(cfg.cell_offset + pool_draw(&cfg.pools, lo, n, rng))
+        if c < CS_CAND_AHEAD and cfg.table != NULL:
+            prefetch_table_row(cfg.table, cfg.stride, cands[c])
     return cfg.neg_search_limit
 
 
@@ -682,8 +699,9 @@ def train_range(TrainConfig config, uint64_t epoch_key, int64_t start, int64_t s
     if start < 0 or stop > n_examples:
         raise ValueError("example range outside the epoch")
 
-    cdef int64_t b, pos_in_epoch, ex, e, w, s0, cnt
-    cdef int slot, nb, t, n_cand
+    cdef int64_t b, pos_in_epoch, ex, e, w, s0, j
+    cdef int slot, nb, t
+    cdef int n_search = cfg.neg_search_limit
     cdef int32_t cell
     cdef float rate, pos_sim, loss
     cdef double* st
@@ -696,7 +714,9 @@ def train_range(TrainConfig config, uint64_t epoch_key, int64_t start, int64_t s
     cdef int32_t* sc_negs      # batch_size x max_neg rows of violating negatives
     cdef int* sc_n_negs        # per slot
     cdef int64_t* sc_event     # per slot event
-    cdef int32_t* cands
+    cdef int64_t* sc_open      # per slot position of the positive in the event CSR's indices
+    cdef int32_t* sc_cands     # batch_size x neg_search_limit candidate rows
+    cdef int* sc_n_cand        # per slot
     cdef uint64_t* rng
 
     with nogil, parallel(num_threads=cfg.n_threads):
@@ -711,36 +731,44 @@ def train_range(TrainConfig config, uint64_t epoch_key, int64_t start, int64_t s
         sc_negs = <int32_t*>malloc(sizeof(int32_t) * batch_size * max_neg)
         sc_n_negs = <int*>malloc(sizeof(int) * batch_size)
         sc_event = <int64_t*>malloc(sizeof(int64_t) * batch_size)
-        cands = <int32_t*>malloc(sizeof(int32_t) * cfg.neg_search_limit)
+        sc_open = <int64_t*>malloc(sizeof(int64_t) * batch_size)
+        sc_cands = <int32_t*>malloc(sizeof(int32_t) * batch_size * n_search)
+        sc_n_cand = <int*>malloc(sizeof(int) * batch_size)
         for b in prange(n_batches, schedule="dynamic", chunksize=16):
             nb = batch_size
             if start + (b + 1) * batch_size > stop:
                 nb = <int>(stop - start - b * batch_size)
-            # ---- rows of every example of the mini-batch; their table rows are prefetched as
-            # they are computed, so the memory fetches overlap the hashing of later examples
+            # ---- every memory address of the mini-batch's examples is computed before any
+            # of them is used and its fetch started at once, so that the fetches overlap the
+            # hashing of later examples: the positive's place in the event CSR (a random read
+            # of a large array at atlas scale), the LHS rows, then the positive and candidate
+            # cell rows
             for slot in range(nb):
                 pos_in_epoch = start + b * batch_size + slot
                 ex = permute(pos_in_epoch, n_examples, half_bits, half_mask, epoch_key)
                 e = ex % n_events
                 sc_event[slot] = e
+                j = cfg.indptr[e] + rand_below(rng, cfg.indptr[e + 1] - cfg.indptr[e])
+                sc_open[slot] = j
+                CS_PREFETCH_READ(cfg.indices + j)
                 w = cfg.window_tokens
                 if w > cfg.corpus.ntok[e]:
                     w = cfg.corpus.ntok[e]
                 s0 = rand_below(rng, cfg.corpus.ntok[e] - w + 1)
                 event_tokens(&cfg.corpus, e, s0, w, sc_rows + slot * max_lhs)
                 sc_n_rows[slot] = add_ngrams(&cfg.corpus, sc_rows + slot * max_lhs, <int>w)
+            for slot in range(nb):
+                cell = cfg.indices[sc_open[slot]]
+                sc_pos[slot] = <int32_t>(cfg.cell_offset + cell)
+                prefetch_table_row(tab, stride, sc_pos[slot])
+                sc_n_cand[slot] = draw_candidates(cfg, cell, rng, sc_cands + slot * n_search)
             # ---- forward pass: LHS vectors, positives, negatives
             for slot in range(nb):
-                e = sc_event[slot]
                 forward_lhs(tab, stride, dim, sc_rows + slot * max_lhs, sc_n_rows[slot], sc_lhs + slot * dim)
-                cnt = cfg.indptr[e + 1] - cfg.indptr[e]
-                cell = cfg.indices[cfg.indptr[e] + rand_below(rng, cnt)]
-                sc_pos[slot] = <int32_t>(cfg.cell_offset + cell)
                 pos_sim = cosine_to_row(sc_lhs + slot * dim, tab + <int64_t>sc_pos[slot] * stride, dim)
-                n_cand = draw_candidates(cfg, cell, rng, cands)
                 loss = select_negatives(tab, stride, dim, sc_lhs + slot * dim, sc_pos[slot], pos_sim,
-                                        cfg.margin, cands, n_cand, max_neg, sc_negs + slot * max_neg,
-                                        sc_n_negs + slot, sc_grad + slot * dim)
+                                        cfg.margin, sc_cands + slot * n_search, sc_n_cand[slot], max_neg,
+                                        sc_negs + slot * max_neg, sc_n_negs + slot, sc_grad + slot * dim)
                 st[0] += loss / max_neg
                 st[1] += 1.0
                 if sc_n_negs[slot] > 0:
@@ -765,7 +793,9 @@ def train_range(TrainConfig config, uint64_t epoch_key, int64_t start, int64_t s
         free(sc_negs)
         free(sc_n_negs)
         free(sc_event)
-        free(cands)
+        free(sc_open)
+        free(sc_cands)
+        free(sc_n_cand)
 
 
 # --------------------------------------------------------------------------- test hooks

@@ -52,13 +52,25 @@ class Dataset:
 
 
 def binarize_events(matrix: sp.spmatrix, source: str = "") -> sp.csr_matrix:
-    """cells x events counts -> binary events x cells CSR (duplicates count once)."""
-    m = sp.csr_matrix(matrix.T, copy=True)  # events x cells
-    m.sum_duplicates()
-    m.data = (m.data != 0).astype(np.uint8)
-    m.eliminate_zeros()
-    m.sort_indices()
-    return m
+    """cells x events counts -> binary events x cells CSR (duplicates count once).
+
+    Only the sparsity structure is copied: the result has int32 indices (where they fit) and
+    uint8 ones. A canonical CSC input (sorted, unique row indices, no explicit zeros) is
+    already the transposed structure and is reused as it is.
+    """
+    n_cells, n_events = matrix.shape
+    m = matrix if matrix.format in ("csr", "csc") else matrix.tocsr()
+    if m.nnz and not (m.has_canonical_format and (m.data != 0).all()):
+        m = m.copy()
+        m.sum_duplicates()
+        m.eliminate_zeros()
+    ones = np.ones(m.nnz, dtype=np.uint8)
+    if m.format == "csc":  # columns = events: the arrays are already the events x cells CSR's
+        return sp.csr_matrix((ones, m.indices, m.indptr), shape=(n_events, n_cells))
+    structure = sp.csr_matrix((ones, m.indices, m.indptr), shape=(n_cells, n_events))
+    # CSR -> CSC conversion is a counting sort: row indices come out sorted within each column
+    events = structure.tocsc()
+    return sp.csr_matrix((events.data, events.indices, events.indptr), shape=(n_events, n_cells))
 
 
 def make_dataset(
@@ -183,6 +195,29 @@ class TrainingData:
         return self.events.shape[0]
 
 
+def stack_events(blocks: Sequence[sp.csr_matrix]) -> sp.csr_matrix:
+    """Block-diagonal binary events x global cells CSR of the datasets' (sorted) event matrices.
+
+    One dataset's matrix is returned as it is (no copy); several are stacked into int32
+    indices (int64 only beyond 2^31) and uint8 ones, with no intermediate COO.
+    """
+    if len(blocks) == 1 and blocks[0].dtype == np.uint8:
+        return blocks[0]
+    n_events = sum(b.shape[0] for b in blocks)
+    n_cells = sum(b.shape[1] for b in blocks)
+    nnz = sum(b.nnz for b in blocks)
+    idx = np.int32 if max(nnz, n_cells, n_events) < 2**31 else np.int64
+    indices = np.empty(nnz, dtype=idx)
+    indptr = np.zeros(n_events + 1, dtype=idx)
+    e0 = c0 = j0 = 0
+    for b in blocks:
+        indices[j0 : j0 + b.nnz] = b.indices[: b.nnz]
+        indices[j0 : j0 + b.nnz] += c0
+        indptr[e0 + 1 : e0 + b.shape[0] + 1] = b.indptr[1:] + j0
+        e0, c0, j0 = e0 + b.shape[0], c0 + b.shape[1], j0 + b.nnz
+    return sp.csr_matrix((np.ones(nnz, dtype=np.uint8), indices, indptr), shape=(n_events, n_cells))
+
+
 def combine(datasets: Sequence[Dataset]) -> TrainingData:
     """Number cells globally (in input order) and stack the datasets' events block-diagonally."""
     if not datasets:
@@ -190,9 +225,7 @@ def combine(datasets: Sequence[Dataset]) -> TrainingData:
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise InputError(f"dataset names must be unique, got {names}")
-    blocks = sp.block_diag([d.events for d in datasets], format="csr")
-    blocks.sort_indices()
-    blocks.data = np.ones_like(blocks.data, dtype=np.uint8)
+    blocks = stack_events([d.events for d in datasets])
     event_dataset = np.repeat(np.arange(len(datasets), dtype=np.int32), [d.n_events for d in datasets])
     cell_dataset = np.repeat(np.arange(len(datasets), dtype=np.int32), [d.n_cells for d in datasets])
     obs_parts = []

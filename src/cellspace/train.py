@@ -28,6 +28,7 @@ from cellspace.atomic import atomic_path
 from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_k, kmer_row_table, n_kmer_rows
+from cellspace.memory import log_memory
 from cellspace.model import CellSpaceModel
 from cellspace.negatives import NegativePools, reference_pools
 
@@ -340,15 +341,20 @@ def run_training(
     params.validate()
     if negatives is None:
         negatives = default_negatives(data, params)
+        log_memory(log, "negative pools")
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
     corpus = build_corpus(data, params)
-    fingerprint = data_fingerprint(data)
+    log_memory(log, "corpus arrays")
+    # hashing the event matrix costs seconds at atlas scale: only when checkpoints are used
+    uses_checkpoint = checkpoint is not None and (resume or checkpoint_every > 0)
+    fingerprint = data_fingerprint(data) if uses_checkpoint else ""
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, params, fingerprint)
         log.info("resuming from %s at epoch %d", checkpoint, state.epoch)
     else:
         state = init_state(params, data.n_cells)
+    log_memory(log, "table")
     n_events = data.n_events
     n_examples = n_events * params.examples_per_event
     stats = np.zeros((params.threads, _core.LINE), dtype=np.float64)
@@ -390,6 +396,7 @@ def run_training(
             n_examples / cpu if cpu > 0 else float("inf"), 100.0 * tot[2] / max(tot[1], 1),
             tot[3] / max(tot[2], 1),
         )
+        log_memory(log, f"epoch {epoch + 1}")
         if on_epoch is not None:
             on_epoch(epoch + 1, params.epochs, mean_loss, rate)
         if checkpoint is not None and checkpoint_every > 0 and (
@@ -401,6 +408,11 @@ def run_training(
 
 # ----------------------------------------------------------------------------- results
 def state_to_model(state: TrainState, data: TrainingData) -> CellSpaceModel:
+    """The model of a trained state; its k-mer, cell and bucket rows are views of the table.
+
+    No copy is made (the bucket rows alone are as large as the rest of the process), so the
+    model shares the state's table: train the state further only after saving the model.
+    """
     p = state.params
     d = p.dim
     nk, nc = state.n_kmers, state.n_cells
@@ -412,9 +424,9 @@ def state_to_model(state: TrainState, data: TrainingData) -> CellSpaceModel:
     ).hexdigest()[:20]
     params.update(epochs_trained=state.epoch, cellspace_version=__version__, losses=state.losses)
     return CellSpaceModel(
-        kmer_vectors=np.array(state.table[:nk, :d]),
-        cell_vectors=np.array(state.table[nk : nk + nc, :d]),
-        bucket_vectors=np.array(state.table[nk + nc :, :d]),
+        kmer_vectors=state.table[:nk, :d],
+        cell_vectors=state.table[nk : nk + nc, :d],
+        bucket_vectors=state.table[nk + nc :, :d],
         params=params,
         cell_ids=data.obs.index.to_numpy(dtype=object),
         dataset_names=list(data.dataset_names),

@@ -9,6 +9,7 @@ from pathlib import Path
 from cellspace.dataset import combine
 from cellspace.errors import ParameterError
 from cellspace.io.load import add_input_arguments, datasets_from_args
+from cellspace.memory import log_memory
 from cellspace.train import TrainParams, cells_anndata, run_training, state_to_model, write_outputs
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint_every < 0:
         raise ParameterError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
     datasets = datasets_from_args(args, k=params.k)
+    log_memory(log, "reading the inputs")
     data = combine(datasets)
+    del datasets  # the combined data hold everything training needs
+    log_memory(log, "combining the datasets")
     progress = {"auto": None, "yes": True, "no": False}[args.progress]
     state = run_training(
         data, params,
@@ -89,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     model = state_to_model(state, data)
+    log_memory(log, "the model")
     cells_path, model_path = write_outputs(model, cells_anndata(model, data), args.out)
+    log_memory(log, "writing the outputs")
     log.info("wrote %s and %s", cells_path, model_path)
     return 0
