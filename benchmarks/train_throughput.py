@@ -17,6 +17,7 @@ pools, corpus arrays, table, epochs): RSS and the peak so far; and the cell-type
 
     python benchmarks/train_throughput.py [--epochs 3] [--threads 1 2] [--json out.json]
     python benchmarks/train_throughput.py --atlas [--epochs 2] [--threads 1]
+    python benchmarks/train_throughput.py --atlas --write-h5ad atlas.h5ad   # for the CLI path
 """
 
 from __future__ import annotations
@@ -199,7 +200,20 @@ def main() -> None:
     ap.add_argument("--density", type=float, default=AtlasSpec.density, help="atlas fraction of nonzeros")
     ap.add_argument("--types", type=int, default=AtlasSpec.n_types, help="atlas cell types")
     ap.add_argument("--json", type=Path, default=None, help="also write results here")
+    ap.add_argument("--write-h5ad", type=Path, default=None, metavar="PATH",
+                    help="with --atlas: only write the generated dataset to PATH (uncompressed h5ad, "
+                    "sequences in var) for measuring `cellspace train --h5ad PATH`, and exit")
     args = ap.parse_args()
+    if args.write_h5ad is not None:
+        from cellspace.io.anndata_io import write_h5ad
+
+        if not args.atlas:
+            ap.error("--write-h5ad needs --atlas")
+        spec = AtlasSpec(n_cells=args.cells, n_events=args.events, density=args.density, n_types=args.types)
+        ds = atlas_dataset(spec)
+        write_h5ad(ds, args.write_h5ad, compression=None)
+        print(f"wrote {args.write_h5ad}: {ds.n_cells:,} cells x {ds.n_events:,} events, {ds.events.nnz:,} nonzeros")
+        return
     epochs = args.epochs or (2 if args.atlas else 3)
     thread_counts = args.threads or ([1] if args.atlas else [1, 2])
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start")

@@ -46,6 +46,15 @@ def test_binarize_events_counts_duplicates_once_and_drops_explicit_zeros():
             [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]], dtype=np.uint8))
 
 
+def test_binarize_events_of_uint8_counts_gives_ones_and_leaves_the_input():
+    m = _random_counts(5)
+    m.data = (m.data + 1).astype(np.uint8)
+    before = m.data.copy()
+    ev = binarize_events(m)
+    assert np.array_equal(ev.toarray(), _expected(m)) and set(ev.data) == {1}
+    assert np.array_equal(m.data, before)
+
+
 def test_binarize_events_reuses_a_canonical_csc_structure():
     m = _random_counts(2).tocsc()
     ev = binarize_events(m)

@@ -55,21 +55,23 @@ def binarize_events(matrix: sp.spmatrix, source: str = "") -> sp.csr_matrix:
     """cells x events counts -> binary events x cells CSR (duplicates count once).
 
     Only the sparsity structure is copied: the result has int32 indices (where they fit) and
-    uint8 ones. A canonical CSC input (sorted, unique row indices, no explicit zeros) is
-    already the transposed structure and is reused as it is.
+    uint8 ones, and no temporary of the matrix's size is made besides the result (a uint8
+    input is transposed as it is). A canonical CSC input (sorted, unique row indices, no
+    explicit zeros) is already the transposed structure and is reused as it is.
     """
     n_cells, n_events = matrix.shape
     m = matrix if matrix.format in ("csr", "csc") else matrix.tocsr()
-    if m.nnz and not (m.has_canonical_format and (m.data != 0).all()):
+    if m.nnz and not (m.has_canonical_format and np.count_nonzero(m.data) == m.nnz):
         m = m.copy()
         m.sum_duplicates()
         m.eliminate_zeros()
-    ones = np.ones(m.nnz, dtype=np.uint8)
     if m.format == "csc":  # columns = events: the arrays are already the events x cells CSR's
-        return sp.csr_matrix((ones, m.indices, m.indptr), shape=(n_events, n_cells))
-    structure = sp.csr_matrix((ones, m.indices, m.indptr), shape=(n_cells, n_events))
+        return sp.csr_matrix((np.ones(m.nnz, dtype=np.uint8), m.indices, m.indptr), shape=(n_events, n_cells))
+    if m.dtype != np.uint8:
+        m = sp.csr_matrix((np.ones(m.nnz, dtype=np.uint8), m.indices, m.indptr), shape=(n_cells, n_events))
     # CSR -> CSC conversion is a counting sort: row indices come out sorted within each column
-    events = structure.tocsc()
+    events = m.tocsc()
+    events.data[:] = 1
     return sp.csr_matrix((events.data, events.indices, events.indptr), shape=(n_events, n_cells))
 
 

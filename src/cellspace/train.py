@@ -28,7 +28,7 @@ from cellspace.atomic import atomic_path
 from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_k, kmer_row_table, n_kmer_rows
-from cellspace.memory import log_memory
+from cellspace.memory import log_memory, release_free_memory
 from cellspace.model import CellSpaceModel
 from cellspace.negatives import NegativePools, reference_pools
 
@@ -353,6 +353,7 @@ def run_training(
         state = load_checkpoint(checkpoint, params, fingerprint)
         log.info("resuming from %s at epoch %d", checkpoint, state.epoch)
     else:
+        release_free_memory()  # what reading the inputs freed, before the largest allocation
         state = init_state(params, data.n_cells)
     log_memory(log, "table")
     n_events = data.n_events

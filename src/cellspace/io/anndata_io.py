@@ -133,6 +133,13 @@ def read_h5ad(
     uns = adata.uns.get(UNS_KEY, {}) if isinstance(adata.uns.get(UNS_KEY), dict) else {}
     name = name or str(uns.get("dataset") or "") or strip_suffixes(path, [".h5ad"])
     m = _matrix(adata, layer, path)
+    # only which entries are nonzero is used: keep the structure, free the values (and the
+    # AnnData's hold on them) before the events matrix is built
+    m = sp.csr_matrix((np.ones(m.nnz, dtype=np.uint8), m.indices, m.indptr), shape=m.shape)
+    if layer is None:
+        adata.X = None
+    else:
+        del adata.layers[layer]
     var_names = unique_names(adata.var_names, "event", path)
     var = adata.var.copy()
     if sequence_key in var.columns:
