@@ -18,7 +18,7 @@ import warnings
 import pandas as pd
 
 from cellspace.bench.methods import get_method, list_methods, run_method
-from cellspace.bench.metrics import SharedClustering, score_embedding, warm_up
+from cellspace.bench.metrics import SharedClustering, score_embedding
 from cellspace.bench.toydata import dataset_to_anndata
 from cellspace.simulate.core import SimulationParams, simulate
 
@@ -65,7 +65,6 @@ def main() -> None:
         n for n in list_methods() if args.with_torch or n not in TORCH]
     labels = adata.obs["cell_type"].astype(str).to_numpy()
     batches = adata.obs["donor"].astype(str).to_numpy()
-    warm_up(adata.n_obs, 20, len(set(batches)))
     extra = method_params(args.param)
     rows = []
     total = 0.0

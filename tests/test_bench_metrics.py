@@ -131,12 +131,18 @@ def test_kbet_matches_scib_metrics_tuple_api():
     from scib_metrics import kbet
     from scib_metrics.nearest_neighbors import NeighborsResults
 
-    X, lab, bat = _blobs(batch_shift=0.7)
+    from cellspace.analysis.kbet import kbet_pvalues
+
+    X, lab, bat = _blobs(batch_shift=2.5)
     nb = M.compute_neighbors(X, 15)
     rate, accepted = M.kbet(nb, bat)
     ref = kbet(NeighborsResults(indices=nb.indices, distances=nb.distances), bat)
     assert isinstance(ref, tuple) and rate == pytest.approx(float(ref[0]))
     assert accepted.mean() == pytest.approx(rate)
+    stat, p = kbet_pvalues(nb.indices, bat)
+    np.testing.assert_allclose(stat, np.asarray(ref[1]), rtol=1e-5)
+    np.testing.assert_allclose(p, np.asarray(ref[2]), atol=1e-5)
+    assert 0.05 < rate < 0.95  # a partly mixed case, where the test's decision matters
 
 
 def test_evaluation_mask_excludes_labels_and_restricts_to_subset():

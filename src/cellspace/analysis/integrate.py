@@ -19,8 +19,8 @@ reference batch:
 5. correction: query cell minus the weighted mean of its anchors' (query - reference)
    differences.
 
-The reference batch is left unchanged. Metrics to judge the result (batch ASW as scib computes
-it, a kBET acceptance rate) are included.
+The reference batch is left unchanged. :func:`integration_metrics` judges the result with the
+benchmark's metrics.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cellspace.analysis.graph import knn_between
 from cellspace.errors import ParameterError
@@ -40,6 +39,7 @@ log = logging.getLogger(__name__)
 
 INTEGRATED_KEY = "X_cellspace_integrated"
 SPACES = ("raw", "unit")
+METHODS = ("anchors", "harmony")
 
 
 @dataclass
@@ -208,81 +208,62 @@ def _anchor_space(x: np.ndarray, center: bool) -> np.ndarray:
     return l2_normalize(y.astype(np.float32)).astype(np.float64)
 
 
+def harmony_embedding(x: np.ndarray, batches: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Harmony (harmonypy) on the L2-normalised vectors; the output is L2-normalised."""
+    from cellspace.analysis.harmony import harmonize, require_harmonypy
+
+    require_harmonypy("integrate --method harmony")
+    unit = l2_normalize(np.asarray(x, dtype=np.float32)).astype(np.float64)
+    return l2_normalize(harmonize(unit, np.asarray(batches).astype(str), seed).astype(np.float32))
+
+
 def integrate(
     adata,
     batch_key: str,
-    reference: str,
+    reference: str | None = None,
+    method: str = "anchors",
     use_rep: str = "X_cellspace",
     key_added: str = INTEGRATED_KEY,
+    seed: int = 0,
     **kwargs,
 ) -> dict[str, Anchors]:
-    """Anchor correction of ``adata.obsm[use_rep]`` into ``obsm[key_added]`` (+ uns params)."""
+    """Batch correction of ``adata.obsm[use_rep]`` into ``obsm[key_added]`` (+ uns params):
+    Seurat-style anchors towards ``reference`` (``method="anchors"``, keyword arguments of
+    :func:`integrate_embedding`) or Harmony (``"harmony"``, no reference); returns the anchors
+    (empty for Harmony)."""
     from cellspace.analysis.validate import embedding_of, obs_column
 
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     obs_column(adata, batch_key, "batch column")
     x = embedding_of(adata, use_rep)
-    corrected, anchors = integrate_embedding(x, adata.obs[batch_key].to_numpy(), reference, **kwargs)
-    adata.obsm[key_added] = corrected
-    adata.uns["integration"] = {
-        "method": "anchors (Seurat v3 style)",
-        "use_rep": use_rep,
-        "batch_key": batch_key,
-        "reference": reference,
-        "n_anchors": {str(b): int(len(a)) for b, a in anchors.items()},
-        **{k: (-1 if v is None else v) for k, v in kwargs.items()},
-    }
+    batches = adata.obs[batch_key].astype(str).to_numpy()
+    if method == "harmony":
+        if kwargs:
+            raise ParameterError(f"anchor parameters do not apply to Harmony: {', '.join(kwargs)}")
+        if np.unique(batches).size < 2:
+            raise ParameterError("only one batch: nothing to integrate")
+        adata.obsm[key_added] = harmony_embedding(x, batches, seed)
+        anchors: dict[str, Anchors] = {}
+        info = {"method": "harmony", "seed": seed}
+    else:
+        if reference is None:
+            raise ParameterError("anchor integration needs a reference batch")
+        adata.obsm[key_added], anchors = integrate_embedding(x, batches, str(reference), **kwargs)
+        info = {"method": "anchors (Seurat v3 style)", "reference": str(reference),
+                "n_anchors": {str(b): int(len(a)) for b, a in anchors.items()},
+                **{k: (-1 if v is None else v) for k, v in kwargs.items()}}
+    adata.uns["integration"] = {"use_rep": use_rep, "batch_key": batch_key, **info}
     return anchors
 
 
 # ----------------------------------------------------------------------------- metrics
-def silhouette_batch(x: np.ndarray, batches, labels, metric: str = "cosine") -> float:
-    """scib's batch ASW: per cell type, mean of 1 - |silhouette on batch labels|; averaged over
-    cell types (types with one batch or < 2 cells are skipped)."""
-    from sklearn.metrics import silhouette_samples
+def integration_metrics(x: np.ndarray, batches, labels, seed: int = 0) -> dict:
+    """Batch ASW, kBET acceptance and cell-type ARI of ``x`` (L2-normalised first), computed by
+    the benchmark's scorer (:func:`cellspace.bench.metrics.score_embedding`, cosine kNN as for
+    CellSpace there), so that these numbers and the benchmark's are the same metrics."""
+    from cellspace.bench.metrics import score_embedding
 
-    batches = np.asarray(batches).astype(str)
-    labels = np.asarray(labels).astype(str)
-    scores = []
-    for t in np.unique(labels):
-        m = labels == t
-        b = batches[m]
-        nb = len(np.unique(b))
-        if nb < 2 or nb >= m.sum():
-            continue
-        s = silhouette_samples(x[m], b, metric=metric)
-        scores.append(np.mean(1.0 - np.abs(s)))
-    return float(np.mean(scores)) if scores else float("nan")
-
-
-def kbet_acceptance(x: np.ndarray, batches, k: int = 50, alpha: float = 0.05, metric: str = "cosine") -> float:
-    """kBET acceptance rate: fraction of cells whose k-neighbourhood batch composition passes a
-    chi-square test against the global batch frequencies at level ``alpha`` (1 = well mixed)."""
-    batches = np.asarray(batches).astype(str)
-    cats, codes = np.unique(batches, return_inverse=True)
-    n, nb = len(codes), len(cats)
-    if nb < 2:
-        return float("nan")
-    k = min(k, n - 1)
-    idx, _ = knn_between(x, x, k, metric=metric, exclude_self=True)
-    counts = np.zeros((n, nb))
-    np.add.at(counts, (np.repeat(np.arange(n), k), codes[idx].ravel()), 1.0)
-    expected = np.bincount(codes, minlength=nb) / n * k
-    chi2 = ((counts - expected) ** 2 / expected).sum(axis=1)
-    p = stats.chi2.sf(chi2, df=nb - 1)
-    return float(np.mean(p >= alpha))
-
-
-def integration_metrics(x: np.ndarray, batches, labels, n_clusters: int | None = None, seed: int = 0) -> dict:
-    """batch ASW, kBET acceptance and cell-type ARI (clusters at the number of labels)."""
-    from sklearn.metrics import adjusted_rand_score
-
-    from cellspace.analysis.clustering import cluster_embedding
-
-    labels = np.asarray(labels).astype(str)
-    n = n_clusters or len(np.unique(labels))
-    clusters = cluster_embedding(x, n_clusters=n, seed=seed)
-    return {
-        "batch_asw": silhouette_batch(x, batches, labels),
-        "kbet_acceptance": kbet_acceptance(x, batches),
-        "ari": float(adjusted_rand_score(labels, clusters)),
-    }
+    v = score_embedding(l2_normalize(np.asarray(x, dtype=np.float32)), np.asarray(labels).astype(str),
+                        np.asarray(batches).astype(str), metric="cosine", seed=seed).values
+    return {"batch_asw": v["asw_batch"], "kbet": v["kbet"], "ari": v["ari"]}

@@ -1,4 +1,5 @@
-"""The ``integrate`` step: anchor correction of a cells file, with optional before/after metrics."""
+"""The ``integrate`` step: batch correction (anchors or Harmony) of a cells file, with optional
+before/after metrics."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def run_integrate(
     cells: str | Path,
     out: str | Path,
     batch_key: str,
-    reference: str,
+    reference: str | None = None,
+    method: str = "anchors",
     model: str | Path | None = None,
     use_rep: str = "X_cellspace",
     key_added: str = "X_cellspace_integrated",
@@ -49,9 +51,10 @@ def run_integrate(
         check_same_run(read_model(model), adata, model, cells)
     obs_column(adata, batch_key, "batch column (--batch-key)")
     obs_column(adata, label_key, "label column (--label-key)")
-    anchors = integrate(adata, batch_key, str(reference), use_rep=use_rep, key_added=key_added,
-                        k_anchor=k_anchor, k_filter=k_filter, k_score=k_score, k_weight=k_weight, sd=sd,
-                        center=center, space=space)
+    anchor_params = dict(k_anchor=k_anchor, k_filter=k_filter, k_score=k_score, k_weight=k_weight,
+                         sd=sd, center=center, space=space)
+    anchors = integrate(adata, batch_key, reference, method=method, use_rep=use_rep, key_added=key_added,
+                        **(anchor_params if method == "anchors" else {}))
     if label_key is not None:
         b = adata.obs[batch_key].astype(str).to_numpy()
         y = adata.obs[label_key].astype(str).to_numpy()
@@ -60,7 +63,7 @@ def run_integrate(
         for name in before:
             log.info("%s: %.3f -> %.3f", name, before[name], after[name])
         adata.uns["integration"]["metrics"] = {"before": before, "after": after, "label_key": label_key}
-    if anchors_path is not None:
+    if anchors_path is not None and anchors:
         ids = adata.obs_names.to_numpy()
         batches = adata.obs[batch_key].astype(str).to_numpy()
         ref_ids = ids[batches == str(reference)]

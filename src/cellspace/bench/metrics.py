@@ -8,7 +8,7 @@ The metric set follows the CellSpace paper (scib definitions):
 * batch mixing: batch ASW (per cell type, mean of 1 - |silhouette of batch labels|, averaged
   over cell types), graph connectivity (per cell type, fraction of cells in the largest
   connected component of the kNN graph restricted to that type, averaged), kBET acceptance
-  rate (scib-metrics' ``kbet`` on the same kNN graph) and batch NMI (1 - NMI(cluster, batch)
+  rate (:mod:`cellspace.analysis.kbet`, as scib-metrics' ``kbet``, on the same kNN graph) and batch NMI (1 - NMI(cluster, batch)
   within each cell type, averaged);
 * bio score = mean of the four biological metrics, batch score = mean of the four batch
   metrics, overall = 0.6 bio + 0.4 batch.
@@ -294,38 +294,12 @@ def graph_connectivity(neighbors: Neighbors, labels: np.ndarray) -> tuple[float,
     return float(per.mean()), per
 
 
-_KBET_FN: Callable | None = None
-
-
-def _scib_kbet() -> Callable:
-    global _KBET_FN
-    if _KBET_FN is None:
-        import os
-
-        os.environ.setdefault("JAX_PLATFORMS", "cpu")
-        from scib_metrics import kbet
-        from scib_metrics.nearest_neighbors import NeighborsResults
-
-        def fn(nb: Neighbors, batches: np.ndarray, alpha: float):
-            res = kbet(NeighborsResults(indices=nb.indices, distances=nb.distances), batches, alpha)
-            return res
-
-        _KBET_FN = fn
-    return _KBET_FN
-
-
 def kbet(neighbors: Neighbors, batches: np.ndarray, alpha: float = 0.05) -> tuple[float, np.ndarray]:
-    """kBET acceptance rate (scib-metrics 0.5 ``kbet``) and the per-cell acceptance (p >= alpha).
+    """kBET acceptance rate and the per-cell acceptance (p >= alpha) on the kNN graph
+    (:func:`cellspace.analysis.kbet.kbet`, equal to scib-metrics 0.5 ``kbet``)."""
+    from cellspace.analysis.kbet import kbet as kbet_rate
 
-    scib-metrics returns ``(acceptance_rate, test_statistics, p_values)``; only the rate enters
-    the batch score. JAX compiles once per (n_cells, k, n_batches) shape and process.
-    """
-    batches = np.asarray(batches)
-    if pd.unique(batches).size < 2:
-        return float("nan"), np.full(batches.size, np.nan)
-    rate, _stats, pvals = _scib_kbet()(neighbors, batches, alpha)
-    accepted = np.asarray(pvals) >= alpha
-    return float(rate), accepted
+    return kbet_rate(neighbors.indices, batches, alpha)
 
 
 def batch_nmi(clusters: np.ndarray, labels: np.ndarray, batches: np.ndarray) -> tuple[float, pd.Series]:
@@ -503,16 +477,6 @@ def score_embedding(
     v["batch_score"] = float(np.mean([v[m_] for m_ in BATCH_METRICS]))
     v["overall_score"] = BIO_WEIGHT * v["bio_score"] + (1 - BIO_WEIGHT) * v["batch_score"]
     return Scores(values=v, per_label=per, clusters=clusters)
-
-
-def warm_up(n_cells: int, n_neighbors: int, n_batches: int) -> None:
-    """Compile scib-metrics' kBET for one (n_cells, k, n_batches) shape in this process."""
-    if n_batches < 2:
-        return
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, n_cells, size=(n_cells, n_neighbors))
-    nb = Neighbors(idx, np.zeros((n_cells, n_neighbors)))
-    kbet(nb, np.arange(n_cells) % n_batches)
 
 
 def score_anndata(

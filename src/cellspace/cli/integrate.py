@@ -1,4 +1,4 @@
-"""``cellspace integrate``: anchor-based batch correction of the CellSpace embedding."""
+"""``cellspace integrate``: batch correction of the CellSpace embedding (anchors or Harmony)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ from pathlib import Path
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "integrate",
-        help="correct batch effects with Seurat-style anchors in the CellSpace space",
+        help="correct batch effects with Seurat-style anchors (or Harmony) in the CellSpace space",
         description=(
             "Seurat v3 anchor integration in the CellSpace space: mutual nearest neighbours between "
             "the reference batch and each query batch, filtered and scored by shared neighbours, "
             "give per-cell correction vectors (Gaussian-kernel weighted over the nearest anchors) "
-            "that are applied to the query cells. Writes a copy of the cells AnnData with "
-            "obsm['X_cellspace_integrated'] (reference cells unchanged, L2-normalised)."
+            "that are applied to the query cells (reference cells unchanged). --method harmony runs "
+            "Harmony (harmonypy, the [bench] extra) on the L2-normalised vectors instead. Writes a "
+            "copy of the cells AnnData with obsm['X_cellspace_integrated'] (L2-normalised)."
         ),
     )
     p.add_argument("--cells", required=True, type=Path, help="cells.h5ad with the embedding")
     p.add_argument("--batch-key", required=True, help="obs column with the batches (e.g. dataset, batch)")
-    p.add_argument("--reference", required=True, help="the reference batch (a value of --batch-key)")
+    p.add_argument("--method", choices=("anchors", "harmony"), default="anchors",
+                   help="anchors: Seurat v3-style anchor correction towards --reference (default); "
+                   "harmony: Harmony on every batch (no reference; the anchor options do not apply)")
+    p.add_argument("--reference", help="the reference batch (a value of --batch-key); required with anchors")
     p.add_argument("--out", required=True, type=Path, help="output .h5ad path")
     p.add_argument("--model", type=Path, help="model.npz of the same run (only checked against the cells)")
     p.add_argument("--use-rep", default="X_cellspace", help="obsm key of the embedding to correct")
@@ -53,9 +57,15 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--k-filter must be >= 0, got {args.k_filter}")
     if args.sd <= 0:
         raise ParameterError(f"--sd must be > 0, got {args.sd}")
+    if args.method == "anchors" and args.reference is None:
+        raise ParameterError("--reference is required with --method anchors")
+    if args.method == "harmony" and args.reference is not None:
+        raise ParameterError("--reference does not apply to --method harmony (it corrects every batch)")
+    if args.method == "harmony" and args.anchors is not None:
+        raise ParameterError("--anchors does not apply to --method harmony (it has no anchors)")
     run_integrate(
         cells=args.cells, out=args.out, batch_key=args.batch_key, reference=args.reference,
-        model=args.model, use_rep=args.use_rep, key_added=args.key_added,
+        method=args.method, model=args.model, use_rep=args.use_rep, key_added=args.key_added,
         k_anchor=args.k_anchor, k_filter=args.k_filter or None, k_score=args.k_score,
         k_weight=args.k_weight, sd=args.sd, center=not args.no_center, space=args.space,
         anchors_path=args.anchors, label_key=args.label_key,

@@ -6,28 +6,14 @@ import logging
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from anndata import AnnData
 
+from cellspace.analysis.harmony import harmonize
 from cellspace.bench.methods.base import Method, batch_labels, counts_matrix
 from cellspace.bench.methods.itlsi import iterative_lsi
 from cellspace.bench.methods.lsi import lsi
 
 log = logging.getLogger(__name__)
-
-
-def harmonize(Z: np.ndarray, batches: np.ndarray, seed: int = 0, **params: Any) -> np.ndarray:
-    """Harmony-corrected embedding (cells x d) of ``Z`` for the given batch labels."""
-    import harmonypy
-
-    if np.unique(batches).size < 2:
-        log.warning("Harmony: a single batch; embedding left unchanged")
-        return Z
-    meta = pd.DataFrame({"batch": batches})
-    ho = harmonypy.run_harmony(np.asarray(Z, dtype=np.float64), meta, "batch",
-                               random_state=seed, verbose=False, **params)
-    out = np.asarray(ho.Z_corr)
-    return np.ascontiguousarray(out if out.shape[0] == Z.shape[0] else out.T)
 
 
 class LSIHarmony(Method):
