@@ -14,7 +14,12 @@ from typing import Any
 
 from cellspace.errors import ParameterError
 from cellspace.io.anndata_io import write_h5ad
-from cellspace.io.load import add_input_arguments, load_inputs, specs_from_args
+from cellspace.io.load import (
+    add_input_arguments,
+    load_inputs,
+    specs_from_args,
+    tile_params_from_args,
+)
 from cellspace.kmers import check_k
 
 log = logging.getLogger(__name__)
@@ -42,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise ParameterError(f"--out {out} is a folder; give a .h5ad file name")
-    (ds,) = load_inputs(specs, k=k, batch_key=args.batch_key, strict_events=args.strict_events)
+    (ds,) = load_inputs(
+        specs, k=k, batch_key=args.batch_key, strict_events=args.strict_events,
+        tiles=tile_params_from_args(args),
+    )
     write_h5ad(ds, out)
     log.info("wrote %s: %d cells x %d events", out, ds.n_cells, ds.n_events)
     return 0

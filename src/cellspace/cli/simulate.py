@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 _EPILOG = """\
 Per dataset <name> (sim1, sim2, ...): <name>.mtx.gz (cells x events), <name>.fa.gz (event
 sequences in column order), <name>.cells.tsv (cell metadata, usable as --obs), <name>.h5ad,
-and with --formats ...,tenx a 10x-style folder <name>_tenx/ plus genome.fa(.fai) to cut
-its peaks from. Truth: truth_cells.tsv, truth_tfs.tsv (cell type -> active JASPAR TFs),
+with --formats ...,tenx a 10x-style folder <name>_tenx/ plus genome.fa(.fai) to cut
+its peaks from, and with ...,fragments <name>.fragments.tsv.gz (bgzip + .tbi),
+<name>.barcodes.txt, genome.fa and truth_fragments.tsv.gz (every fragment's barcode and event). Truth: truth_cells.tsv, truth_tfs.tsv (cell type -> active JASPAR TFs),
 truth_events.tsv, truth_regions.tsv, truth_sites.tsv (planted motifs),
 truth_donor_events.tsv, simulation.json (parameters, seed, version).
 
@@ -67,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="comma-separated JASPAR TF names for the program pool; None = built-in pool of 20",
     )
     p.add_argument(
-        "--formats", default="mtx,h5ad", help="comma-separated output formats: mtx, h5ad, tenx"
+        "--formats", default="mtx,h5ad", help="comma-separated output formats: mtx, h5ad, tenx, fragments"
     )
     return p
 

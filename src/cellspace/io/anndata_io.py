@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from cellspace.atomic import atomic_path
 from cellspace.dataset import Dataset, make_dataset
 from cellspace.errors import InputError
+from cellspace.io.genome import cut_events
 from cellspace.io.mtx import (
     check_batch_key,
     check_event_sequences,
@@ -34,6 +35,7 @@ from cellspace.io.mtx import (
     strip_suffixes,
     unique_names,
 )
+from cellspace.io.regions import parse_region, read_bed, regions_from_names
 from cellspace.sequences import SequenceStore, read_fasta
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,67 @@ def _sequences_from_fasta(var_names: np.ndarray, fasta: Path, path: Path) -> lis
     )
 
 
+def _stored_sequences(
+    adata: ad.AnnData, var_names: np.ndarray, fasta: str | Path | None, sequence_key: str,
+    path: Path, k: int,
+) -> SequenceStore:
+    """Event sequences from ``var[sequence_key]``, else a FASTA (given or beside the file)."""
+    if sequence_key in adata.var.columns:
+        col = adata.var[sequence_key]
+        if col.isna().any():
+            j = int(np.flatnonzero(col.isna().to_numpy())[0])
+            raise InputError(f"var[{sequence_key!r}] is missing for event {var_names[j]!r}", path)
+        seqs = [str(s) for s in col]
+        seq_src: Path = path
+    else:
+        fa = Path(fasta) if fasta is not None else fasta_beside(path)
+        if fa is None:
+            tried = ", ".join(strip_suffixes(path, [".h5ad"]) + s for s in FASTA_SUFFIXES)
+            raise InputError(
+                f"no event sequences: var has no {sequence_key!r} column and no FASTA was given "
+                f"or found beside the file (tried {tried}); or give --genome to cut them from",
+                path,
+            )
+        fa = require_file(fa, "FASTA file")
+        seqs = _sequences_from_fasta(np.asarray(adata.var_names, dtype=object), fa, path)
+        seq_src = fa
+    store = SequenceStore.from_strings(seqs, list(var_names), source=str(seq_src))
+    del seqs
+    check_event_sequences(store, var_names, k, seq_src)
+    return store
+
+
+def _event_regions(adata: ad.AnnData, peaks: str | Path | None, path: Path) -> tuple[pd.DataFrame, Path]:
+    """(chrom/start/end per event, the file they came from) for cutting from a genome."""
+    n = adata.n_vars
+    if peaks is not None:
+        regions = read_bed(peaks)
+        if len(regions) != n:
+            raise InputError(
+                f"AnnData has {n} events but BED {peaks} has {len(regions)} intervals "
+                "(one per event expected, in var order)",
+                path,
+            )
+        return regions, Path(peaks)
+    var = adata.var
+    if {"chrom", "start", "end"} <= set(var.columns):
+        try:
+            return pd.DataFrame({"chrom": var["chrom"].astype(str).to_numpy(),
+                                 "start": var["start"].to_numpy(dtype=np.int64),
+                                 "end": var["end"].to_numpy(dtype=np.int64)}), path
+        except (ValueError, TypeError):
+            raise InputError("var chrom/start/end columns are not integer coordinates", path) from None
+    regions = regions_from_names([str(v) for v in adata.var_names])
+    if regions is None:
+        bad = next(str(v) for v in adata.var_names if parse_region(str(v)) is None)
+        raise InputError(
+            f"var_names are not genomic regions like 'chr1:100-600' (e.g. {bad!r}) and var has no "
+            "chrom/start/end columns; give a peaks BED with one interval per event",
+            path,
+        )
+    return regions, path
+
+
 def read_h5ad(
     path: str | Path,
     *,
@@ -123,12 +186,22 @@ def read_h5ad(
     k: int = 8,
     batch_key: str | None = None,
     fasta: str | Path | None = None,
+    genome: str | Path | None = None,
+    peaks: str | Path | None = None,
     sequence_key: str = "sequence",
     layer: str | None = None,
     drop_empty_events: bool = True,
 ) -> Dataset:
-    """Read an AnnData file (cells x events) with event sequences as a :class:`Dataset`."""
+    """Read an AnnData file (cells x events) with event sequences as a :class:`Dataset`.
+
+    With ``genome``, event sequences are cut from it at the intervals of a ``peaks`` BED (one
+    line per event, in order), else of ``var`` chrom/start/end columns, else of ``var_names``
+    of the form ``chrom:start-end`` (SnapATAC2, ArchR and Signac exports); event ids become
+    ``chrom:start-end``. Without it they come from ``var[sequence_key]`` or a FASTA.
+    """
     path = require_file(path, "AnnData file")
+    if peaks is not None and genome is None:
+        raise ValueError("peaks need a genome to cut the sequences from")
     adata = _load_anndata(path)
     uns = adata.uns.get(UNS_KEY, {}) if isinstance(adata.uns.get(UNS_KEY), dict) else {}
     name = name or str(uns.get("dataset") or "") or strip_suffixes(path, [".h5ad"])
@@ -142,28 +215,14 @@ def read_h5ad(
         del adata.layers[layer]
     var_names = unique_names(adata.var_names, "event", path)
     var = adata.var.copy()
-    if sequence_key in var.columns:
-        col = var.pop(sequence_key)
-        if col.isna().any():
-            j = int(np.flatnonzero(col.isna().to_numpy())[0])
-            raise InputError(f"var[{sequence_key!r}] is missing for event {var_names[j]!r}", path)
-        seqs = [str(s) for s in col]
-        seq_src: Path = path
+    if genome is not None:
+        regions, where = _event_regions(adata, peaks, path)
+        store, var_names, coords = cut_events(genome, regions, peaks_path=where, k=k)
+        var = var.drop(columns=[c for c in (sequence_key, "chrom", "start", "end") if c in var.columns])
+        var = pd.concat([coords, var.reset_index(drop=True)], axis=1)
     else:
-        fa = Path(fasta) if fasta is not None else fasta_beside(path)
-        if fa is None:
-            tried = ", ".join(strip_suffixes(path, [".h5ad"]) + s for s in FASTA_SUFFIXES)
-            raise InputError(
-                f"no event sequences: var has no {sequence_key!r} column and no FASTA was given "
-                f"or found beside the file (tried {tried})",
-                path,
-            )
-        fa = require_file(fa, "FASTA file")
-        seqs = _sequences_from_fasta(np.asarray(adata.var_names, dtype=object), fa, path)
-        seq_src = fa
-    store = SequenceStore.from_strings(seqs, list(var_names), source=str(seq_src))
-    del seqs
-    check_event_sequences(store, var_names, k, seq_src)
+        store = _stored_sequences(adata, var_names, fasta, sequence_key, path, k)
+        var = var.drop(columns=[sequence_key], errors="ignore")
     obs = adata.obs.copy()
     if uns.get("dataset") and "dataset" in obs.columns:  # written by write_h5ad
         obs = prepare_obs(obs, str(uns["dataset"]))

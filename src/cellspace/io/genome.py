@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pysam
 
 from cellspace.atomic import atomic_path
 from cellspace.errors import InputError
+from cellspace.io.mtx import check_event_sequences, unique_names
+from cellspace.sequences import SequenceStore
 
 _IUPAC_TO_N = str.maketrans("RYKMSWBDHVrykmswbdhv", "N" * 20)
-_REGION = re.compile(r"^(?P<chrom>.+?)[:\-](?P<start>\d+)-(?P<end>\d+)$")
 
 
 def _is_gzip(path: Path) -> tuple[bool, bool]:
@@ -63,14 +64,6 @@ def open_genome(path: str | Path) -> pysam.FastaFile:
     except (OSError, ValueError, pysam.utils.SamtoolsError) as e:
         msg = " ".join(str(e).split()) or type(e).__name__
         raise InputError(f"cannot open or index genome FASTA: {msg}", path) from None
-
-
-def parse_region(text: str) -> tuple[str, int, int] | None:
-    """``chr1:100-600`` or ``chr1-100-600`` -> ("chr1", 100, 600); None when not a region."""
-    m = _REGION.match(text.strip())
-    if not m:
-        return None
-    return m["chrom"], int(m["start"]), int(m["end"])
 
 
 def fetch_sequences(
@@ -124,6 +117,37 @@ def fetch_sequences(
     for c, s, e in zip(chroms, starts.tolist(), ends.tolist(), strict=True):
         out.append(genome.fetch(c, s, e).upper().translate(_IUPAC_TO_N))
     return out
+
+
+def cut_events(
+    genome: str | Path,
+    regions: pd.DataFrame,
+    *,
+    peaks_path: str | Path | None,
+    k: int = 8,
+) -> tuple[SequenceStore, np.ndarray, pd.DataFrame]:
+    """Sequences of the ``regions`` (chrom, start, end; one per event, in order) cut from ``genome``.
+
+    Returns (sequences, event ids ``chrom:start-end`` made unique, var with chrom/start/end).
+    Intervals outside the genome, sequences shorter than ``k`` or all N are one-line errors
+    naming ``peaks_path`` (the file the intervals came from).
+    """
+    chroms = [str(c) for c in regions["chrom"]]
+    starts = regions["start"].to_numpy(dtype=np.int64)
+    ends = regions["end"].to_numpy(dtype=np.int64)
+    event_ids = unique_names(
+        [f"{c}:{s}-{e}" for c, s, e in zip(chroms, starts.tolist(), ends.tolist(), strict=True)],
+        "peak", peaks_path,
+    )
+    with open_genome(genome) as fa:
+        seqs = fetch_sequences(
+            fa, chroms, starts, ends, names=list(event_ids), peaks_path=peaks_path, genome_path=genome
+        )
+    store = SequenceStore.from_strings(seqs, list(event_ids), source=str(genome))
+    del seqs
+    check_event_sequences(store, event_ids, k, peaks_path or genome)
+    var = pd.DataFrame({"chrom": chroms, "start": starts, "end": ends})
+    return store, event_ids, var
 
 
 def write_genome_fasta(

@@ -457,8 +457,10 @@ def prepare_obs(obs: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def read_mtx_pair(
     matrix: str | Path,
-    fasta: str | Path,
+    fasta: str | Path | None = None,
     *,
+    peaks: str | Path | None = None,
+    genome: str | Path | None = None,
     name: str | None = None,
     k: int = 8,
     batch_key: str | None = None,
@@ -466,28 +468,47 @@ def read_mtx_pair(
     obs: str | Path | pd.DataFrame | None = None,
     drop_empty_events: bool = True,
 ) -> Dataset:
-    """Read a cells x events MatrixMarket file and the FASTA of its event columns.
+    """Read a cells x events MatrixMarket file and the sequences of its event columns.
 
-    FASTA record names become event ids (FASTA order = column order). ``cells`` is a cell
+    The sequences come from a FASTA (record names become event ids; FASTA order = column
+    order) or are cut from a ``genome`` FASTA at the intervals of a ``peaks`` BED (one line per
+    column, in order; event ids ``chrom:start-end``, coordinates kept in ``var``). ``cells`` is a cell
     names file (or a list of names); ``obs`` a cell metadata table (see
     :func:`read_cell_metadata`) whose columns are carried into ``Dataset.obs``.
     """
     matrix = require_file(matrix, "matrix file")
-    fasta = require_file(fasta, "FASTA file")
+    if (fasta is None) == (peaks is None or genome is None) or (fasta is not None and peaks is not None):
+        raise ValueError("give either fasta or both peaks and genome")
     name = name or strip_suffixes(matrix, [".mtx.gz", ".mtx", ".mm.gz", ".mm", ".gz"])
     coo = read_mtx(matrix)
     n_cells, n_events = coo.shape
-    ev_names, seqs = read_fasta(fasta)
-    if len(seqs) != n_events:
-        raise InputError(
-            f"matrix has {n_events} event columns but FASTA {fasta} has {len(seqs)} records "
-            "(one record per column expected, in column order)",
-            matrix,
-        )
-    event_ids = unique_names(ev_names, "event", fasta)
-    store = SequenceStore.from_strings(seqs, list(event_ids), source=str(fasta))
-    del seqs
-    check_event_sequences(store, event_ids, k, fasta)
+    var: pd.DataFrame | None = None
+    if fasta is not None:
+        fasta = require_file(fasta, "FASTA file")
+        ev_names, seqs = read_fasta(fasta)
+        if len(seqs) != n_events:
+            raise InputError(
+                f"matrix has {n_events} event columns but FASTA {fasta} has {len(seqs)} records "
+                "(one record per column expected, in column order)",
+                matrix,
+            )
+        event_ids = unique_names(ev_names, "event", fasta)
+        store = SequenceStore.from_strings(seqs, list(event_ids), source=str(fasta))
+        del seqs
+        check_event_sequences(store, event_ids, k, fasta)
+    else:
+        from cellspace.io.genome import cut_events
+        from cellspace.io.regions import read_bed
+
+        assert peaks is not None and genome is not None
+        regions = read_bed(peaks)
+        if len(regions) != n_events:
+            raise InputError(
+                f"matrix has {n_events} event columns but BED {peaks} has {len(regions)} "
+                "intervals (one per column expected, in column order)",
+                matrix,
+            )
+        store, event_ids, var = cut_events(genome, regions, peaks_path=peaks, k=k)
 
     cell_ids: np.ndarray | None = None
     if cells is not None:
@@ -516,6 +537,7 @@ def read_mtx_pair(
         cell_ids=cell_ids,
         event_ids=event_ids,
         obs=meta,
+        var=var,
         batch_key=batch_key,
         source=str(matrix),
         k=k,

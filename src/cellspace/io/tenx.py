@@ -28,10 +28,9 @@ import scipy.sparse as sp
 from cellspace.atomic import atomic_dir, atomic_path
 from cellspace.dataset import Dataset, make_dataset
 from cellspace.errors import InputError
-from cellspace.io.genome import fetch_sequences, open_genome, parse_region
+from cellspace.io.genome import cut_events
 from cellspace.io.mtx import (
     check_batch_key,
-    check_event_sequences,
     open_binary,
     prepare_obs,
     read_cell_metadata,
@@ -39,7 +38,7 @@ from cellspace.io.mtx import (
     unique_names,
     write_mtx,
 )
-from cellspace.sequences import SequenceStore
+from cellspace.io.regions import parse_region
 
 _MTX_NAMES = ("matrix.mtx.gz", "matrix.mtx")
 _BARCODE_NAMES = ("barcodes.tsv.gz", "barcodes.tsv")
@@ -210,18 +209,8 @@ def read_tenx(
     else:
         m, barcodes, intervals, peaks_src = _read_tenx_dir(src)
     name = name or default_tenx_name(path)
-    fa = open_genome(genome)
-    chroms = [iv[0] for iv in intervals]
-    starts = np.array([iv[1] for iv in intervals], dtype=np.int64)
-    ends = np.array([iv[2] for iv in intervals], dtype=np.int64)
-    event_ids = unique_names([f"{c}:{s}-{e}" for c, s, e in intervals], "peak", peaks_src)
-    with fa:
-        seqs = fetch_sequences(
-            fa, chroms, starts, ends, names=list(event_ids), peaks_path=peaks_src, genome_path=genome
-        )
-    store = SequenceStore.from_strings(seqs, list(event_ids), source=str(genome))
-    del seqs
-    check_event_sequences(store, event_ids, k, peaks_src)
+    regions = pd.DataFrame(intervals, columns=["chrom", "start", "end"])
+    store, event_ids, var = cut_events(genome, regions, peaks_path=peaks_src, k=k)
     barcodes = unique_names(barcodes, "barcode", src)
     meta = pd.DataFrame(index=pd.RangeIndex(len(barcodes)))
     if obs is not None:
@@ -229,7 +218,6 @@ def read_tenx(
     meta = prepare_obs(meta, name)
     if batch_key is not None:
         check_batch_key(meta, batch_key, obs if isinstance(obs, str | Path) else src)
-    var = pd.DataFrame({"chrom": chroms, "start": starts, "end": ends})
     return make_dataset(
         name,
         m,

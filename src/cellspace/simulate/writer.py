@@ -7,7 +7,10 @@ Per dataset ``<name>``:
 - ``<name>.h5ad`` (AnnData cells x events, ``var["sequence"]``, obs metadata) with ``h5ad``;
 - ``<name>_tenx/`` (``matrix.mtx.gz`` peaks x barcodes, ``barcodes.tsv.gz``,
   ``peaks.bed.gz``) with ``tenx``, plus one ``genome.fa`` (+ ``.fai``) that the peaks are
-  cut from.
+  cut from;
+- ``<name>.fragments.tsv.gz`` (bgzip + ``.tbi``) and ``<name>.barcodes.txt`` with
+  ``fragments`` (see :mod:`cellspace.simulate.fragments`), plus ``genome.fa`` and
+  ``truth_fragments.tsv.gz``.
 
 Truth: ``truth_cells.tsv``, ``truth_tfs.tsv``, ``truth_events.tsv``, ``truth_regions.tsv``,
 ``truth_sites.tsv``, ``truth_donor_events.tsv`` and ``simulation.json`` (parameters, seed,
@@ -35,7 +38,7 @@ from cellspace.simulate.core import Simulation
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("mtx", "h5ad", "tenx")
+FORMATS = ("mtx", "h5ad", "tenx", "fragments")
 DEFAULT_FORMATS = ("mtx", "h5ad")
 
 
@@ -125,6 +128,18 @@ def write_dataset_tenx(ds: Dataset, out: Path) -> list[Path]:
     return [folder]
 
 
+def write_dataset_fragments(sim: Simulation, d: int, out: Path) -> tuple[list[Path], pd.DataFrame]:
+    """``<name>.fragments.tsv.gz`` (+ ``.tbi``) and ``<name>.barcodes.txt``; returns the truth."""
+    from cellspace.simulate.fragments import simulate_fragments, write_fragments_file
+
+    ds = sim.datasets[d]
+    frags = simulate_fragments(ds, sim.genome, sim.params.seed, d)
+    paths = write_fragments_file(frags, out / f"{ds.name}.fragments.tsv.gz")
+    bc = out / f"{ds.name}.barcodes.txt"
+    _write_bytes(bc, "".join(f"{c}\n" for c in ds.cell_ids).encode())
+    return paths + [bc], frags
+
+
 def write_genome(sim: Simulation, out: Path) -> list[Path]:
     """``genome.fa`` (60 bp lines) and its ``.fai`` index."""
     from cellspace.io import write_genome_fasta
@@ -159,15 +174,24 @@ def write_simulation(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for ds in sim.datasets:
+    fragment_truth: list[pd.DataFrame] = []
+    for d, ds in enumerate(sim.datasets):
         if "mtx" in fmts:
             written += write_dataset_mtx(ds, out)
         if "h5ad" in fmts:
             written += write_dataset_h5ad(ds, out)
         if "tenx" in fmts:
             written += write_dataset_tenx(ds, out)
-    if "tenx" in fmts:
+        if "fragments" in fmts:
+            paths, frags = write_dataset_fragments(sim, d, out)
+            written += paths
+            fragment_truth.append(frags)
+    if "tenx" in fmts or "fragments" in fmts:
         written += write_genome(sim, out)
+    if fragment_truth:
+        p = out / "truth_fragments.tsv.gz"
+        _write_bytes(p, _tsv(pd.concat(fragment_truth, ignore_index=True)))
+        written.append(p)
     written += write_truth(sim, out)
     meta = {
         "cellspace_version": __version__,
