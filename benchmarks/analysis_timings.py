@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cellspace.analysis.synthetic import blob_cells
-from cellspace.analysis.validate import write_h5ad
+from cellspace.io import write_h5ad
 from cellspace.kmers import n_kmer_rows
 from cellspace.model import CellSpaceModel, l2_normalize
 

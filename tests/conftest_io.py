@@ -67,7 +67,7 @@ TOY_PEAKS = [("chr1", 100, 400), ("chr1", 1000, 1250), ("chr2", 0, 200), ("chr2"
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """Run ``cellspace.cli.main`` with only the prepare subcommand; returns (rc, stdout, stderr)."""
-    monkeypatch.setattr(cellspace.cli, "SUBCOMMANDS", ["prepare"])
+    monkeypatch.setattr(cellspace.cli, "SUBCOMMANDS", ["steps.prepare_dataset"])
 
     def run(argv: Sequence[str]) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -9,8 +9,9 @@ from sklearn.metrics import adjusted_rand_score
 
 from cellspace.analysis.analyze import analyze_cells, select_motifs
 from cellspace.analysis.synthetic import blob_cells, planted_motif_model
-from cellspace.analysis.validate import check_same_run, read_cells, write_h5ad
+from cellspace.analysis.validate import check_same_run, read_cells
 from cellspace.errors import InputError
+from cellspace.io import write_h5ad
 
 
 @pytest.fixture()

@@ -101,8 +101,8 @@ def test_cli_denovo_writes_motifs_tables_logos_and_scores(tmp_path):
     import anndata as ad
 
     from cellspace.analysis.motif_db import format_jaspar, read_motif_file
-    from cellspace.analysis.validate import write_h5ad
     from cellspace.cli import main
+    from cellspace.io import write_h5ad
 
     model, adata = planted_motif_model(PLANTED, k=6, dim=24, noise=0.3, n_cells_per_type=40)
     model.save(tmp_path / "model.npz")

@@ -96,8 +96,9 @@ def test_unknown_reference_or_single_batch_is_a_parameter_error():
 
 
 def test_cli_integrate_writes_corrected_embedding_anchors_and_metrics(tmp_path):
-    from cellspace.analysis.validate import read_cells, write_h5ad
+    from cellspace.analysis.validate import read_cells
     from cellspace.cli import main
+    from cellspace.io import write_h5ad
 
     adata = blob_cells(n_cells=600, n_types=3, dim=16, n_batches=3, batch_shift=2.0, seed=2)
     write_h5ad(adata, tmp_path / "cells.h5ad")

@@ -214,8 +214,8 @@ def test_planted_ranks_count_best_matrix_of_a_tf_case_insensitively():
 def test_cli_motifs_writes_scores_tables_and_heatmap(tmp_path):
     import anndata as ad
 
-    from cellspace.analysis.validate import write_h5ad
     from cellspace.cli import main
+    from cellspace.io import write_h5ad
 
     planted = {"t1": ["ACGTTGCAAT"], "t2": ["GGGACCCATT"]}
     model, adata = planted_motif_model(planted, k=5, dim=16, n_cells_per_type=30)
@@ -238,8 +238,8 @@ def test_cli_motifs_writes_scores_tables_and_heatmap(tmp_path):
 
 
 def test_cli_motifs_rejects_cells_of_another_run(tmp_path, capsys):
-    from cellspace.analysis.validate import write_h5ad
     from cellspace.cli import main
+    from cellspace.io import write_h5ad
 
     model, adata = planted_motif_model({"t1": ["ACGTTGCAAT"]}, k=5, dim=8, n_cells_per_type=10)
     model.save(tmp_path / "model.npz")

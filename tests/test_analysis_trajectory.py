@@ -48,8 +48,9 @@ def test_bad_start_is_a_parameter_error():
 
 
 def test_cli_trajectory_writes_tables_and_plots(tmp_path):
-    from cellspace.analysis.validate import read_cells, write_h5ad
+    from cellspace.analysis.validate import read_cells
     from cellspace.cli import main
+    from cellspace.io import write_h5ad
 
     adata = branching_cells(300, n_branches=2, seed=2)
     adata.obsm["X_umap"] = adata.obsm["X_cellspace"][:, :2].copy()  # plots reuse an existing UMAP

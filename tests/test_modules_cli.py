@@ -1,15 +1,17 @@
-"""The command lines written in the Nextflow modules must be accepted by the real CLI parser.
+"""The command lines written in the Nextflow modules must be accepted by the real parsers.
 
-Each ``cellspace <subcommand> ...`` call in a module's ``script:`` block is extracted, its
-``${...}`` placeholders are replaced by test values (Groovy variables that hold optional flags,
-such as ``inputs`` or ``batch``, are replaced by every flag fragment assigned to them), and
-``cellspace.cli.build_parser().parse_args`` must succeed. Modules and the CLI cannot drift apart
-without this test failing. Needs no Nextflow.
+Each ``<process>.py ...`` (a step's ``bin/`` entry) or ``cellspace <subcommand> ...`` call in a
+module's ``script:`` block is extracted, its ``${...}`` placeholders are replaced by test values
+(Groovy variables that hold optional flags, such as ``inputs`` or ``batch``, are replaced by
+every flag fragment assigned to them; ``params_args`` by the flags of the schema's training
+group, as the module builds them), and the step's parser must accept it. Modules and the steps
+cannot drift apart without this test failing. Needs no Nextflow.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
 from pathlib import Path
@@ -19,6 +21,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted((ROOT / "modules" / "local").glob("*/main.nf"))
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+STEP_CALL = re.compile(r"^(\w+)\.py(\s|$)")
+
+
+def _is_step_call(line: str) -> bool:
+    m = STEP_CALL.match(line)
+    return bool(m) and (ROOT / "src" / "cellspace" / "steps" / f"{m.group(1)}.py").is_file()
+
+
+def _training_group_flags() -> list[str]:
+    """The flags TRAIN_CELLSPACE builds from the schema's training group (default values)."""
+    schema = json.loads((ROOT / "nextflow_schema.json").read_text())
+    flags = []
+    for name, prop in schema["$defs"]["training_options"]["properties"].items():
+        value = prop.get("default")
+        if value is None or value == "" or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        flags += [flag] if value is True else [flag, str(value)]
+    return flags
 
 
 def _script_section(text: str) -> tuple[str, str]:
@@ -37,7 +58,7 @@ def _commands(template: str) -> list[str]:
     out = []
     for line in joined.splitlines():
         line = line.strip()
-        if line.startswith("cellspace ") and "--version" not in line:
+        if (line.startswith("cellspace ") or _is_step_call(line)) and "--version" not in line:
             out.append(line)
     return out
 
@@ -68,8 +89,7 @@ def _value_for(sub: argparse.ArgumentParser, flag: str | None) -> str:
     return "1"
 
 
-def _substitute(cmd: str, groovy: str, parser: argparse.ArgumentParser) -> list[str]:
-    sub = _subparser(parser, cmd.split()[1])
+def _substitute(cmd: str, groovy: str, sub: argparse.ArgumentParser) -> list[str]:
     tokens = cmd.split()
     out: list[str] = []
     for i, tok in enumerate(tokens):
@@ -78,6 +98,9 @@ def _substitute(cmd: str, groovy: str, parser: argparse.ArgumentParser) -> list[
         if m and not prev.startswith("--"):
             # a standalone variable holding optional flags: use all fragments assigned to it
             var = m.group(1).strip()
+            if var == "params_args":
+                out.extend(_training_group_flags())
+                continue
             for frag in _fragments(groovy, var):
                 out.extend(_substitute_values(frag, sub))
             continue
@@ -137,6 +160,17 @@ def test_module_conventions(module: Path):
         assert "task.ext.args" in text and "task.ext.prefix" in text
 
 
+def _parser_of(cmd: str, cli_parser: argparse.ArgumentParser) -> tuple[argparse.ArgumentParser, list[str]]:
+    """(parser, argv prefix) of a module's command: a step's bin/ entry or a cellspace subcommand."""
+    from cellspace.steps.entry import step_module, step_parser
+
+    m = STEP_CALL.match(cmd)
+    if m:
+        return step_parser(step_module(m.group(1))), []
+    name = cmd.split()[1]
+    return _subparser(cli_parser, name), [name]
+
+
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.parent.name)
 def test_module_commands_parse(module: Path, parser):
     text = module.read_text()
@@ -146,23 +180,25 @@ def test_module_commands_parse(module: Path, parser):
     if name == "CUSTOM_DUMPSOFTWAREVERSIONS":
         assert not cmds
         return
-    assert cmds, f"{module}: no cellspace command found"
+    assert cmds, f"{module}: no step or cellspace command found"
     extra = shlex.split(_ext_args().get(name, ""))
     for cmd in cmds:
-        argv = _substitute(cmd, groovy, parser)[1:] + extra
+        sub, prefix = _parser_of(cmd, parser)
+        argv = _substitute(cmd, groovy, sub)[1 + len(prefix):] + extra
         try:
-            ns = parser.parse_args(argv)
+            sub.parse_args(argv)
         except SystemExit as e:  # argparse error
-            pytest.fail(f"{module.parent.name}: `cellspace {' '.join(argv)}` rejected (exit {e.code})")
-        assert ns.command == argv[0]
+            pytest.fail(f"{module.parent.name}: `{cmd.split()[0]} {' '.join(prefix + argv)}` rejected "
+                        f"(exit {e.code})")
 
 
-def test_train_passes_every_training_param():
-    """Every training hyper-parameter of the pipeline reaches `cellspace train`."""
-    text = (ROOT / "modules" / "local" / "train_cellspace" / "main.nf").read_text()
-    for p in ["dim", "ngrams", "k", "sample_len", "examples_per_event", "epochs", "margin",
-              "bucket", "lr", "neg_search_limit", "max_neg_samples", "init_sd", "batch_size",
-              "seed", "checkpoint_every"]:
-        flag = "--" + p.replace("_", "-")
-        assert f"{flag} ${{opts.{p}}}" in text, flag
-    assert "--threads ${task.cpus}" in text
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.parent.name)
+def test_module_calls_its_step(module: Path):
+    """A module whose step has moved to cellspace.steps calls that step's bin/ entry."""
+    step = module.parent.name
+    if not (ROOT / "src" / "cellspace" / "steps" / f"{step}.py").exists():
+        pytest.skip(f"{step} is not a step module")
+    _, template = _script_section(module.read_text())
+    assert any(STEP_CALL.match(c) and c.startswith(f"{step}.py") for c in _commands(template))
+    entry = ROOT / "bin" / f"{step}.py"
+    assert entry.is_file() and entry.stat().st_mode & 0o111, f"{entry} missing or not executable"

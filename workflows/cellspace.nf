@@ -51,24 +51,11 @@ workflow CELLSPACE {
         .toSortedList { a, b -> a[0].id <=> b[0].id }
         .map { rows -> [[id: 'cellspace', datasets: rows.collect { it[0].id }], rows.collect { it[1] }] }
 
-    def train_opts = [
-        dim               : params.dim,
-        ngrams            : params.ngrams,
-        k                 : params.k,
-        sample_len        : params.sample_len,
-        examples_per_event: params.examples_per_event,
-        epochs            : params.epochs,
-        margin            : params.margin,
-        bucket            : params.bucket,
-        lr                : params.lr,
-        neg_search_limit  : params.neg_search_limit,
-        max_neg_samples   : params.max_neg_samples,
-        init_sd           : params.init_sd,
-        batch_size        : params.batch_size,
-        seed              : params.seed,
-        checkpoint_every  : params.checkpoint_every,
-        batch_key         : params.batch_key ?: null,
-    ]
+    // the parameters of the schema's training group, each passed to the step as its flag
+    def train_keys = new groovy.json.JsonSlurper()
+        .parseText(file("${projectDir}/nextflow_schema.json").text)['$defs']['training_options']['properties']
+        .keySet()
+    def train_opts = params.subMap(train_keys)
     TRAIN_CELLSPACE(ch_train_input, train_opts)
     ch_versions = ch_versions.mix(TRAIN_CELLSPACE.out.versions)
 

@@ -8,6 +8,7 @@ constant across epochs.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -37,29 +38,43 @@ log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
 
 
+def sample_len_arg(value: str) -> int:
+    """``--sample-len``: an integer, or ``given`` (0: the whole event)."""
+    if value == "given":
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'given', got {value!r}") from None
+
+
 @dataclass
 class TrainParams:
     """Training parameters; defaults are the reference tool's (algorithm.md, section 8)."""
 
-    dim: int = 30
-    ngrams: int = 3
-    k: int = 8
-    sample_len: int = 150  # 0 = use the whole event ("given")
-    examples_per_event: int = 20
-    epochs: int = 50
-    margin: float = 0.05
-    bucket: int = 2_000_000
-    lr: float = 0.01
-    neg_search_limit: int = 50
-    max_neg_samples: int = 10
-    init_sd: float = 0.001
-    batch_size: int = 5
-    threads: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
-    seed: int = 0
-    batch_key: str | None = None
+    dim: int = field(default=30, metadata={"help": "embedding dimension"})
+    ngrams: int = field(default=3, metadata={"help": "n-grams of consecutive k-mers (1 = k-mers only)"})
+    k: int = field(default=8, metadata={"help": "k-mer length (2..15; <= 13 to train)"})
+    sample_len: int = field(default=150, metadata={  # 0 = use the whole event ("given")
+        "help": "length of the sequence sampled from an event per example; 'given' = whole event",
+        "type": sample_len_arg, "metavar": "BP|given"})
+    examples_per_event: int = field(default=20, metadata={"help": "examples per event per epoch"})
+    epochs: int = field(default=50, metadata={"help": "training epochs"})
+    margin: float = field(default=0.05, metadata={"help": "margin of the ranking loss"})
+    bucket: int = field(default=2_000_000, metadata={"help": "n-gram hash buckets"})
+    lr: float = field(default=0.01, metadata={"help": "initial learning rate (decays linearly to 0)"})
+    neg_search_limit: int = field(default=50, metadata={"help": "negative candidates drawn per example"})
+    max_neg_samples: int = field(default=10, metadata={"help": "most violating negatives used per example"})
+    init_sd: float = field(default=0.001, metadata={"help": "s.d. of the normal initialisation"})
+    batch_size: int = field(default=5, metadata={"help": "examples per mini-batch"})
+    threads: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))),
+                         metadata={"help": "training threads (default: CPUs available)"})
+    seed: int = field(default=0, metadata={"help": "random seed (1 thread: bit-reproducible)"})
+    # from the inputs' --batch-key
+    batch_key: str | None = field(default=None, metadata={"cli": False})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
-    freeze_sequence_rows: bool = False
+    freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
 
     def validate(self) -> TrainParams:
         check_k(self.k)

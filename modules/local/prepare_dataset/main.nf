@@ -36,7 +36,7 @@ process PREPARE_DATASET {
     def obs_arg   = obs ? "--obs ${obs}" : ''
     def batch     = meta.batch_key ? "--batch-key ${meta.batch_key}" : ''
     """
-    cellspace prepare \\
+    prepare_dataset.py \\
         --out ${prefix}.h5ad \\
         ${inputs} \\
         ${cells_arg} \\

@@ -7,9 +7,7 @@ process TRAIN_CELLSPACE {
     input:
     // all prepared datasets, trained together (one --h5ad per dataset)
     tuple val(meta), path(h5ads, stageAs: 'input/*')
-    // training hyper-parameters: dim, ngrams, k, sample_len, examples_per_event, epochs, margin,
-    // bucket, lr, neg_search_limit, max_neg_samples, init_sd, batch_size, seed, checkpoint_every,
-    // batch_key (optional)
+    // training parameters (the training group of nextflow_schema.json), name -> value
     val opts
 
     output:
@@ -26,27 +24,16 @@ process TRAIN_CELLSPACE {
     prefix     = task.ext.prefix ?: "${meta.id}"
     def fl     = h5ads instanceof Collection ? (h5ads as List) : [h5ads]
     def inputs = fl.collect { f -> "--h5ad ${f}" }.join(' ')
-    def batch  = opts.batch_key ? "--batch-key ${opts.batch_key}" : ''
+    // every training parameter as its flag: --name-with-dashes value (unset ones left out)
+    def params_args = opts
+        .findAll { k, v -> v != null && v != '' && v != false }
+        .collect { k, v -> v == true ? "--${k.replace('_', '-')}" : "--${k.replace('_', '-')} ${v}" }
+        .join(' ')
     """
-    cellspace train \\
+    train_cellspace.py \\
         --out ${prefix} \\
         ${inputs} \\
-        ${batch} \\
-        --dim ${opts.dim} \\
-        --ngrams ${opts.ngrams} \\
-        --k ${opts.k} \\
-        --sample-len ${opts.sample_len} \\
-        --examples-per-event ${opts.examples_per_event} \\
-        --epochs ${opts.epochs} \\
-        --margin ${opts.margin} \\
-        --bucket ${opts.bucket} \\
-        --lr ${opts.lr} \\
-        --neg-search-limit ${opts.neg_search_limit} \\
-        --max-neg-samples ${opts.max_neg_samples} \\
-        --init-sd ${opts.init_sd} \\
-        --batch-size ${opts.batch_size} \\
-        --checkpoint-every ${opts.checkpoint_every} \\
-        --seed ${opts.seed} \\
+        ${params_args} \\
         --threads ${task.cpus} \\
         --progress no \\
         ${args}

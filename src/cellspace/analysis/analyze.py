@@ -17,10 +17,10 @@ from cellspace.analysis.validate import (
     embedding_of,
     read_cells,
     read_model,
-    write_h5ad,
 )
 from cellspace.atomic import atomic_path
 from cellspace.errors import InputError, ParameterError
+from cellspace.io import write_h5ad
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from cellspace.analysis.validate import (
     embedding_of,
     read_cells,
     read_model,
-    write_h5ad,
 )
 from cellspace.atomic import atomic_path
+from cellspace.io import write_h5ad
 from cellspace.model import l2_normalize
 
 log = logging.getLogger(__name__)

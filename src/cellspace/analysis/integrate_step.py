@@ -15,10 +15,10 @@ from cellspace.analysis.validate import (
     obs_column,
     read_cells,
     read_model,
-    write_h5ad,
 )
 from cellspace.atomic import atomic_path
 from cellspace.errors import ParameterError
+from cellspace.io import write_h5ad
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from cellspace.analysis.validate import (
     obs_column,
     read_cells,
     read_model,
-    write_h5ad,
 )
 from cellspace.atomic import atomic_path
+from cellspace.io import write_h5ad
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import pandas as pd
 from cellspace.analysis.analyze import write_tsv
 from cellspace.analysis.plotting import embedding_figure, save_figure
 from cellspace.analysis.trajectory import run_palantir, terminal_state_labels
-from cellspace.analysis.validate import check_same_run, read_cells, read_model, write_h5ad
+from cellspace.analysis.validate import check_same_run, read_cells, read_model
+from cellspace.io import write_h5ad
 
 log = logging.getLogger(__name__)
 

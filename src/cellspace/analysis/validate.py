@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cellspace.atomic import atomic_path
 from cellspace.errors import InputError, ParameterError
 from cellspace.model import CellSpaceModel
 
@@ -101,23 +100,6 @@ def embedding_of(adata, use_rep: str = EMBEDDING_KEY) -> np.ndarray:
     if hasattr(x, "toarray"):
         x = x.toarray()
     return np.asarray(x, dtype=np.float32)
-
-
-def write_h5ad(adata, path: str | Path) -> None:
-    """Write an AnnData atomically (gzip level 1: nearly the size of the default level, 2x faster)."""
-    _sanitize_uns(adata.uns)
-    with atomic_path(path, suffix=".h5ad") as tmp:
-        adata.write_h5ad(tmp, compression="gzip", compression_opts=1)
-
-
-def _sanitize_uns(d) -> None:
-    """h5ad cannot store None values in uns: drop them (recursively)."""
-    for key in list(d.keys()):
-        v = d[key]
-        if v is None:
-            del d[key]
-        elif isinstance(v, dict):
-            _sanitize_uns(v)
 
 
 def obs_column(adata, key: str | None, what: str = "column") -> str | None:

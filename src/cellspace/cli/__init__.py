@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
 from cellspace._version import __version__
-from cellspace.errors import CellSpaceError, ParameterError
+from cellspace.steps.entry import Formatter, Parser, guarded, setup_logging
+from cellspace.steps.entry import register as register_step
 
-# (subcommand module under cellspace.cli, in the order shown by --help)
+# subcommands in the order shown by --help: "steps.<process>" are the pipeline's steps
+# (cellspace.steps), the others modules of cellspace.cli with register(subparsers) and run(args)
 SUBCOMMANDS: list[str] = [
     "simulate",
-    "prepare",
+    "steps.prepare_dataset",
     "select_features",
-    "train",
+    "steps.train_cellspace",
     "embed",
     "export",
     "import_",
@@ -35,35 +36,30 @@ SUBCOMMANDS: list[str] = [
 ]
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (used by the CLI and by tests that check module commands)."""
-    parser = _Parser(
+    parser = Parser(
         prog="cellspace",
         description="Sequence-informed embedding of single-cell ATAC-seq (CellSpace).",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"cellspace {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in SUBCOMMANDS:
+        full = f"cellspace.{name}" if name.startswith("steps.") else f"cellspace.cli.{name}"
         try:
-            mod = importlib.import_module(f"cellspace.cli.{name}")
+            mod = importlib.import_module(full)
         except ModuleNotFoundError as e:  # a subcommand still being installed/developed
-            if e.name != f"cellspace.cli.{name}":
+            if e.name != full:
                 raise
             continue
+        if name.startswith("steps."):
+            register_step(sub, mod)
+            continue
         p = mod.register(sub)
-        p.formatter_class = _Formatter
+        p.formatter_class = Formatter
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -71,26 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    logging.getLogger("h5py").setLevel(logging.WARNING)
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    try:
-        rc = args._run(args)
-    except ParameterError as e:
-        print(f"cellspace {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except CellSpaceError as e:
-        print(f"cellspace {args.command}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"cellspace {args.command}: interrupted", file=sys.stderr)
-        return 130
-    return int(rc or 0)
+    setup_logging(args.verbose)
+    return guarded(f"cellspace {args.command}", args._run, args)
 
 
 def entry() -> None:

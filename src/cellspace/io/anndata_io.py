@@ -287,13 +287,48 @@ def dataset_to_anndata(dataset: Dataset, *, dtype: type = np.float32) -> ad.AnnD
     return ad.AnnData(X=x, obs=_writable_frame(obs, categorical=True), var=_writable_frame(var), uns=uns)
 
 
-def write_h5ad(
-    data: Dataset | ad.AnnData, path: str | Path, *, compression: str | None = "gzip"
-) -> Path:
-    """Write a Dataset (via :func:`dataset_to_anndata`) or an AnnData to ``path``, atomically."""
+def h5ad_bytes(adata: ad.AnnData) -> int:
+    """About the uncompressed size of an AnnData's arrays (an upper bound of its .h5ad)."""
+
+    def size(a) -> int:
+        if sp.issparse(a):
+            return int(a.data.nbytes + a.indices.nbytes + a.indptr.nbytes)
+        if isinstance(a, pd.DataFrame):
+            return int(a.memory_usage(index=True, deep=True).sum())
+        return int(getattr(a, "nbytes", 0))
+
+    total = size(adata.X) if adata.X is not None else 0
+    total += size(adata.obs) + size(adata.var)
+    for store in (adata.obsm, adata.varm, adata.layers, adata.obsp, adata.varp):
+        total += sum(size(v) for v in store.values())
+    return total + (1 << 16)
+
+
+def write_h5ad(data: Dataset | ad.AnnData, path: str | Path, *, compression: str | None = "gzip") -> Path:
+    """Write a Dataset (via :func:`dataset_to_anndata`) or an AnnData to ``path``, atomically.
+
+    The one .h5ad writer: gzip level 1 by default (nearly the size of the default level, twice
+    as fast; ``compression=None`` writes uncompressed);
+    ``None`` values in ``uns`` (which h5ad cannot store) are dropped; the free space and the
+    file-size limit are checked against the expected size before h5py writes anything.
+    """
     adata = dataset_to_anndata(data) if isinstance(data, Dataset) else data
+    _drop_none(adata.uns)
     path = Path(path)
-    with atomic_path(path, suffix=".h5ad") as tmp, warnings.catch_warnings():
+    with atomic_path(path, suffix=".h5ad", n_bytes=h5ad_bytes(adata)) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        adata.write_h5ad(tmp, compression=compression)
+        if compression == "gzip":
+            adata.write_h5ad(tmp, compression="gzip", compression_opts=1)
+        else:
+            adata.write_h5ad(tmp, compression=compression)
     return path
+
+
+def _drop_none(d) -> None:
+    """h5ad cannot store None values in uns: drop them (recursively)."""
+    for key in list(d.keys()):
+        v = d[key]
+        if v is None:
+            del d[key]
+        elif isinstance(v, dict):
+            _drop_none(v)
