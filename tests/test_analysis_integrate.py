@@ -138,7 +138,7 @@ def test_harmony_method_mixes_batches_and_keeps_cell_types():
     (["--method", "harmony", "--anchors", "a.tsv"], "--anchors does not apply"),
 ])
 def test_cli_integrate_method_options_are_usage_errors(tmp_path, capsys, extra, message):
-    from cellspace.analysis.validate import write_h5ad
+    from cellspace.io import write_h5ad
     from cellspace.cli import main
 
     write_h5ad(blob_cells(n_cells=60, n_batches=2), tmp_path / "cells.h5ad")
