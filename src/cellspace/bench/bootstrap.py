@@ -28,7 +28,6 @@ from cellspace.bench.metrics import (
     ClusterFn,
     SharedClustering,
     score_embedding,
-    warm_up,
 )
 from cellspace.errors import ParameterError
 
@@ -140,8 +139,6 @@ def bootstrap_scores(
     for r in reps:
         if not 0 <= r < settings.n_replicates:
             raise ParameterError(f"replicate {r} outside 0..{settings.n_replicates - 1}")
-    if batches is not None:
-        warm_up(n, min(settings.n_neighbors, n), np.unique(batches).size)
     # one clustering per method; the replicates' resolution searches start from the
     # resolution found on the original cells (a function of the data only, so chunks agree)
     if cluster_fn is not None:
