@@ -31,7 +31,7 @@ from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_k, kmer_row_table, n_kmer_rows
 from cellspace.memory import log_memory, release_free_memory
 from cellspace.model import CellSpaceModel
-from cellspace.negatives import NegativePools, reference_pools
+from cellspace.negatives import NegativePools, negative_groups, reference_pools
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,11 @@ class TrainParams:
     seed: int = field(default=0, metadata={"help": "random seed (1 thread: bit-reproducible)"})
     # from the inputs' --batch-key
     batch_key: str | None = field(default=None, metadata={"cli": False})
+    # by default each negative group's mean cell row is kept on the mean of all cell rows
+    # during training (centre_groups); no_centre switches that off
+    no_centre: bool = field(default=False, metadata={"help": (
+        "do not keep each dataset's (with --batch-key: each batch's) mean cell vector on the "
+        "overall mean during training")})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
@@ -347,11 +352,17 @@ def run_training(
     resume: bool = False,
     progress: bool | None = None,
     on_epoch: ProgressCallback | None = None,
+    centre: np.ndarray | None = None,
+    on_state: Callable[[TrainState], None] | None = None,
 ) -> TrainState:
     """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs.
 
     ``negatives`` replaces the default negative pools (:func:`default_negatives`); see
-    :mod:`cellspace.negatives` for building others.
+    :mod:`cellspace.negatives` for building others. ``centre`` (a group id per cell; default
+    unless ``params.no_centre``: :func:`cellspace.negatives.negative_groups`) moves each group's
+    mean cell row onto the mean of all cell rows after every chunk of examples
+    (:func:`centre_groups`). ``on_state`` is called with the state after every epoch (e.g. to
+    keep snapshots of the cell rows).
     """
     params.validate()
     if negatives is None:
@@ -359,6 +370,14 @@ def run_training(
         log_memory(log, "negative pools")
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
+    if centre is None and not params.no_centre:
+        centre = negative_groups(data, params.batch_key is not None)
+    if centre is not None:
+        centre = np.asarray(centre, dtype=np.int64)
+        if centre.shape != (data.n_cells,) or centre.min() < 0:
+            raise ParameterError(f"centre needs one nonnegative group id per cell ({data.n_cells})")
+        if int(centre.max()) == 0:
+            centre = None  # one group: nothing to centre
     corpus = build_corpus(data, params)
     log_memory(log, "corpus arrays")
     # hashing the event matrix costs seconds at atlas scale: only when checkpoints are used
@@ -394,6 +413,8 @@ def run_training(
         for start in range(0, n_examples, chunk):
             stop = min(n_examples, start + chunk)
             _core.train_range(config, key, start, stop, epoch * n_examples)
+            if centre is not None:
+                centre_groups(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim], centre)
             if bar is not None:
                 bar.update(stop - start)
         elapsed = time.perf_counter() - t0
@@ -415,11 +436,29 @@ def run_training(
         log_memory(log, f"epoch {epoch + 1}")
         if on_epoch is not None:
             on_epoch(epoch + 1, params.epochs, mean_loss, rate)
+        if on_state is not None:
+            on_state(state)
         if checkpoint is not None and checkpoint_every > 0 and (
             state.epoch % checkpoint_every == 0 or state.epoch == params.epochs
         ):
             save_checkpoint(state, checkpoint, fingerprint)
     return state
+
+
+def centre_groups(cells: np.ndarray, groups: np.ndarray) -> None:
+    """In place: shift each group's cell rows so that its mean is the mean over all cells.
+
+    Within a negative group the loss only compares cells of that group, so a vector added
+    to all of a group's rows costs (to first order) nothing: no loss term holds it (docs/design.md,
+    "Batches and datasets").
+    """
+    n = int(groups.max()) + 1
+    counts = np.bincount(groups, minlength=n).astype(np.float64)
+    onehot = sp.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(n, len(groups)))
+    sums = np.asarray(onehot @ cells.astype(np.float64))
+    means = sums / np.maximum(counts, 1.0)[:, None]
+    overall = sums.sum(axis=0) / max(counts.sum(), 1.0)
+    cells -= (means - overall).astype(np.float32)[groups]
 
 
 # ----------------------------------------------------------------------------- results
@@ -503,5 +542,6 @@ __all__ = [
     "write_outputs",
     "cells_anndata",
     "state_to_model",
+    "centre_groups",
 ]
 
