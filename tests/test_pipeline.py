@@ -250,3 +250,71 @@ def test_help(tmp_path):
 def test_config_profiles_parse(profile, tmp_path):
     proc = _nextflow(["config", str(ROOT), "-profile", profile], tmp_path)
     assert "params" in proc.stdout
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_every_input_format_is_prepared_and_trained(tmp_path):
+    """mtx (+FASTA, +peaks/genome), h5ad (+var_names/genome), 10x, fragments (+barcodes,
+    +--min_fragments) rows of one samplesheet: each becomes a prepared h5ad with sequences."""
+    anndata = pytest.importorskip("anndata")
+    from cellspace.simulate import SimulationParams, simulate, write_simulation
+
+    data = tmp_path / "data"
+    sim = simulate(SimulationParams(seed=3, n_cells=80, n_events=150, event_len=300, n_types=2,
+                                    n_donors=2, density=0.06))
+    write_simulation(sim, data, ("mtx", "h5ad", "tenx", "fragments"))
+    ds = sim.datasets[0]
+    (data / "sim1.bed").write_text("".join(
+        f"{c}\t{s}\t{e}\n" for c, s, e in zip(ds.var["chrom"], ds.var["start"], ds.var["end"], strict=True)))
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "dataset,format,matrix,sequences,h5ad,tenx_dir,fragments,peaks,genome,batch_key,cells,obs\n"
+        "a_fasta,mtx,data/sim1.mtx.gz,data/sim1.fa.gz,,,,,,,,\n"
+        "b_peaks,mtx,data/sim1.mtx.gz,,,,,data/sim1.bed,data/genome.fa,donor,,data/sim1.cells.tsv\n"
+        "c_h5ad,h5ad,,,data/sim1.h5ad,,,,data/genome.fa,,,\n"
+        "d_tenx,tenx,,,,data/sim1_tenx,,,data/genome.fa,,,\n"
+        "e_frag,fragments,,,,,data/sim1.fragments.tsv.gz,,data/genome.fa,,data/sim1.barcodes.txt,\n"
+        "f_frag,fragments,,,,,data/sim1.fragments.tsv.gz,,data/genome.fa,,,\n"
+    )
+    outdir = tmp_path / "results"
+    _nextflow(["run", str(ROOT), "-profile", "test,local", "--input", str(sheet), "--outdir",
+               str(outdir), "--min_fragments", "5", "--tile_size", "1000", "--epochs", "1",
+               "--skip_motifs", "true", "--skip_analyze", "true", "--skip_denovo", "true"], tmp_path)
+    prepared = {p.stem: anndata.read_h5ad(p) for p in (outdir / "prepared").glob("*.h5ad")}
+    assert set(prepared) == {"a_fasta", "b_peaks", "c_h5ad", "d_tenx", "e_frag", "f_frag"}
+    regions = [f"{c}:{s}-{e}" for c, s, e in zip(ds.var["chrom"], ds.var["start"], ds.var["end"], strict=True)]
+    for name in ("b_peaks", "c_h5ad", "d_tenx"):
+        assert list(prepared[name].var_names) == regions, name
+        assert list(prepared[name].var["sequence"]) == list(ds.sequences), name
+    assert "batch" in prepared["b_peaks"].obs
+    assert list(prepared["e_frag"].obs_names) == [str(c) for c in ds.cell_ids]
+    assert (prepared["e_frag"].var["start"] % 1000 == 0).all()
+    assert prepared["f_frag"].obs["n_fragments"].min() >= 5
+    cells = anndata.read_h5ad(outdir / "cellspace" / "cellspace" / "cells.h5ad")
+    assert cells.n_obs == sum(a.n_obs for a in prepared.values())
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_samplesheet_sequence_sources_are_checked_before_any_task(tmp_path):
+    (tmp_path / "m.mtx").write_text("%%MatrixMarket matrix coordinate integer general\n1 1 1\n1 1 1\n")
+    for name in ("s.fa", "p.bed", "g.fa", "f.tsv.gz"):
+        (tmp_path / name).write_text("x\n")
+    sheet = tmp_path / "bad.csv"
+    sheet.write_text(
+        "dataset,format,matrix,sequences,h5ad,tenx_dir,fragments,peaks,genome,batch_key,cells,obs\n"
+        "one,mtx,m.mtx,,,,,,,,,\n"
+        "two,mtx,m.mtx,s.fa,,,,p.bed,g.fa,,,\n"
+        "three,mtx,m.mtx,,,,,p.bed,,,,\n"
+        "four,fragments,,,,,f.tsv.gz,,g.fa,,,\n"
+    )
+    proc = _nextflow(["run", str(ROOT), "-profile", "local", "--input", str(sheet),
+                      "--outdir", str(tmp_path / "out")], tmp_path, check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "row 1 (dataset 'one'), column 'sequences': format 'mtx' needs 'sequences'" in log
+    assert "row 2 (dataset 'two'), column 'sequences': give either 'sequences'" in log
+    assert "row 3 (dataset 'three'), column 'genome': required with 'peaks'" in log
+    assert "row 4 (dataset 'four'), column 'cells': format 'fragments' needs a barcode list" in log
+    assert "Submitted process" not in log

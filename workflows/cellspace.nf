@@ -19,7 +19,7 @@ include { CUSTOM_DUMPSOFTWAREVERSIONS } from '../modules/local/custom_dumpsoftwa
 
 workflow CELLSPACE {
     take:
-    ch_samplesheet   // channel: [meta, data, sequences, cells, obs] one per dataset
+    ch_samplesheet   // channel: [meta, data, sequences, genome, peaks, cells, obs] one per dataset
 
     main:
     if (params.integrate_batch_key && !params.integrate_reference) {
@@ -30,7 +30,8 @@ workflow CELLSPACE {
     //
     // 1. One validated h5ad (with event sequences in var["sequence"]) per dataset
     //
-    PREPARE_DATASET(ch_samplesheet)
+    def blacklist = params.blacklist ? file(params.blacklist, checkIfExists: true) : []
+    PREPARE_DATASET(ch_samplesheet, blacklist, [tile_size: params.tile_size, min_fragments: params.min_fragments])
     ch_versions = ch_versions.mix(PREPARE_DATASET.out.versions)
     ch_prepared = PREPARE_DATASET.out.h5ad
 

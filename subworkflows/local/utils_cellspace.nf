@@ -116,17 +116,36 @@ def validateParams(Map params, String schemaPath) {
 // ---------------------------------------------------------------------------------------------
 
 def samplesheetColumns() {
-    return ['dataset', 'format', 'matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome', 'batch_key', 'cells', 'obs']
+    return ['dataset', 'format', 'matrix', 'sequences', 'h5ad', 'tenx_dir', 'fragments', 'peaks', 'genome', 'batch_key', 'cells', 'obs']
 }
 
 // Columns per format: required (all must be filled), optional (may be filled); every other
-// file column must be empty.
+// file column must be empty. mtx needs 'sequences' or 'peaks' + 'genome' (checked below).
 def samplesheetRules() {
     return [
-        mtx : [required: ['matrix', 'sequences'], optional: ['cells', 'obs', 'batch_key']],
-        h5ad: [required: ['h5ad'], optional: ['sequences', 'batch_key']],
-        tenx: [required: ['tenx_dir', 'genome'], optional: ['obs', 'batch_key']],
+        mtx      : [required: ['matrix'], optional: ['sequences', 'peaks', 'genome', 'cells', 'obs', 'batch_key']],
+        h5ad     : [required: ['h5ad'], optional: ['sequences', 'peaks', 'genome', 'batch_key']],
+        tenx     : [required: ['tenx_dir', 'genome'], optional: ['obs', 'batch_key']],
+        fragments: [required: ['fragments', 'genome'], optional: ['cells', 'obs', 'batch_key']],
     ]
+}
+
+// Problems of a row that depend on several columns (sequences from a FASTA or a genome).
+def sequenceSourceErrors(Map row, Closure at, minFragments) {
+    def errors = []
+    if (row.format in ['mtx', 'h5ad']) {
+        if (row.sequences && (row.genome || row.peaks)) {
+            errors << "${at('sequences')}: give either 'sequences' (a FASTA of the events) or 'genome' (with 'peaks'), not both"
+        }
+        if (row.peaks && !row.genome) errors << "${at('genome')}: required with 'peaks' (the genome the peaks are cut from)"
+        if (row.format == 'mtx' && !row.sequences && !row.peaks) {
+            errors << "${at('sequences')}: format 'mtx' needs 'sequences' (a FASTA, one record per column) or 'peaks' (a BED, one line per column) + 'genome'"
+        }
+    }
+    if (row.format == 'fragments' && !row.cells && !minFragments) {
+        errors << "${at('cells')}: format 'fragments' needs a barcode list in 'cells' or the --min_fragments parameter"
+    }
+    return errors
 }
 
 // Split one CSV line: commas inside double quotes do not split; "" inside quotes is a quote.
@@ -147,10 +166,10 @@ def resolveSheetPath(String value, sheetDir) {
     return file(sheetDir.resolve(value).toString())
 }
 
-// Parse and validate the samplesheet. Returns a list of [meta, data, sequences, cells, obs]
+// Parse and validate the samplesheet. Returns a list of [meta, data, sequences, genome, peaks, cells, obs]
 // (the PREPARE_DATASET input; missing optional files are []). Every problem is reported with
 // its row and column; the pipeline stops before any task starts.
-def parseSamplesheet(String sheet) {
+def parseSamplesheet(String sheet, minFragments = null) {
     def sheetFile = file(sheet)
     def where = "Samplesheet ${sheet}"
     if (!sheetFile.exists()) error("${where}: file does not exist")
@@ -167,7 +186,7 @@ def parseSamplesheet(String sheet) {
     if (lines.size() < 2) error("${where}: no dataset rows")
 
     def rules = samplesheetRules()
-    def fileCols = ['matrix', 'sequences', 'h5ad', 'tenx_dir', 'peaks', 'genome', 'cells', 'obs']
+    def fileCols = ['matrix', 'sequences', 'h5ad', 'tenx_dir', 'fragments', 'peaks', 'genome', 'cells', 'obs']
     def seen = [:]
     def rows = []
     lines.drop(1).eachWithIndex { line, idx ->
@@ -193,11 +212,9 @@ def parseSamplesheet(String sheet) {
         def rule = rules[row.format]
         if (!rule) { errors << "${at('format')}: '${row.format}' is not one of ${rules.keySet().join(', ')}"; return }
         rule.required.each { c -> if (!row[c]) errors << "${at(c)}: required for format '${row.format}'" }
-        if (row.peaks) {
-            errors << "${at('peaks')}: peak BED files are not read; give the Cell Ranger ATAC folder (or .h5) in 'tenx_dir' (its peaks are used) or the event sequences in 'sequences'"
-        }
+        errors.addAll(sequenceSourceErrors(row, at, minFragments))
         fileCols.each { c ->
-            if (c != 'peaks' && row[c] && !(c in rule.required) && !(c in rule.optional)) {
+            if (row[c] && !(c in rule.required) && !(c in rule.optional)) {
                 errors << "${at(c)}: must be empty for format '${row.format}' (uses ${(rule.required + rule.optional).join(', ')})"
             }
         }
@@ -214,9 +231,8 @@ def parseSamplesheet(String sheet) {
             paths[c] = p
         }
         def meta = [id: row.dataset, format: row.format, batch_key: row.batch_key ?: null]
-        def data = paths.matrix ?: paths.h5ad ?: paths.tenx_dir
-        def seqs = row.format == 'tenx' ? paths.genome : (paths.sequences ?: [])
-        def files = [data, seqs, paths.cells ?: [], paths.obs ?: []]
+        def data = paths.matrix ?: paths.h5ad ?: paths.tenx_dir ?: paths.fragments
+        def files = [data] + ['sequences', 'genome', 'peaks', 'cells', 'obs'].collect { paths[it] ?: [] }
         rows << [meta] + files
     }
     if (errors) error(errors.join('\n'))
@@ -241,12 +257,12 @@ workflow PIPELINE_INITIALISATION {
         }
     }
     if (!input) error("--input is required: a samplesheet CSV (see docs/pipeline.md). Use --help for usage.")
-    def rows = parseSamplesheet(input.toString())
+    def rows = parseSamplesheet(input.toString(), params.min_fragments)
     log.info("cellspace-nf ${workflow.manifest.version}: ${rows.size()} dataset(s): ${rows.collect { it[0].id }.join(', ')}")
     ch_samplesheet = Channel.fromList(rows)
 
     emit:
-    samplesheet = ch_samplesheet   // [meta, data, sequences, cells, obs]
+    samplesheet = ch_samplesheet   // [meta, data, sequences, genome, peaks, cells, obs]
 }
 
 def completionSummary() {

@@ -5,12 +5,17 @@ process PREPARE_DATASET {
 
     input:
     // meta.format decides how the inputs are read:
-    //   mtx : data = MatrixMarket (cells x events), sequences = event FASTA, cells/obs optional
-    //   h5ad: data = AnnData, sequences = event FASTA (optional: else var['sequence'])
-    //   tenx: data = Cell Ranger ATAC peak-matrix folder or .h5, sequences = genome FASTA,
-    //         obs optional
+    //   mtx      : data = MatrixMarket (cells x events); sequences = event FASTA, or peaks =
+    //              BED of the columns + genome; cells/obs optional
+    //   h5ad     : data = AnnData; sequences = event FASTA (optional: else var['sequence']),
+    //              or genome (+ peaks BED, else var_names chr:start-end) to cut them from
+    //   tenx     : data = Cell Ranger ATAC peak-matrix folder or .h5, genome, obs optional
+    //   fragments: data = fragments file, genome; cells = barcode list (else
+    //              tile_opts.min_fragments), obs optional
     // Missing optional inputs are given as [].
-    tuple val(meta), path(data), path(sequences), path(cells), path(obs)
+    tuple val(meta), path(data), path(sequences), path(genome), path(peaks), path(cells), path(obs)
+    path blacklist      // BED of tiles to drop (fragments), or []
+    val tile_opts       // [tile_size: bp, min_fragments: N or null] (fragments)
 
     output:
     tuple val(meta), path("${prefix}.h5ad"), emit: h5ad
@@ -22,25 +27,24 @@ process PREPARE_DATASET {
     script:
     def args   = task.ext.args ?: ''
     prefix     = task.ext.prefix ?: "${meta.id}"
-    def inputs = ''
-    if (meta.format == 'mtx') {
-        inputs = "--matrix ${data} --fasta ${sequences}"
-    } else if (meta.format == 'h5ad') {
-        inputs = "--h5ad ${data}" + (sequences ? " --fasta ${sequences}" : '')
-    } else if (meta.format == 'tenx') {
-        inputs = "--tenx ${data} --genome ${sequences}"
-    } else {
+    def inputs     = [mtx: "--matrix ${data}", h5ad: "--h5ad ${data}", tenx: "--tenx ${data}", fragments: "--fragments ${data}"][meta.format]
+    if (!inputs) {
         error "PREPARE_DATASET: unknown format '${meta.format}' for dataset '${meta.id}'"
     }
-    def cells_arg = cells ? "--cells ${cells}" : ''
-    def obs_arg   = obs ? "--obs ${obs}" : ''
-    def batch     = meta.batch_key ? "--batch-key ${meta.batch_key}" : ''
+    // sidecar files follow the input they belong to; missing ones are []
+    def fasta_arg  = sequences ? "--fasta ${sequences}" : ''
+    def peaks_arg  = peaks ? "--peaks ${peaks}" : ''
+    def genome_arg = genome ? "--genome ${genome}" : ''
+    def cells_arg  = cells ? (meta.format == 'fragments' ? "--barcodes ${cells}" : "--cells ${cells}") : ''
+    def obs_arg    = obs ? "--obs ${obs}" : ''
+    def tiles      = meta.format != 'fragments' ? '' : "--tile-size ${tile_opts.tile_size}" + (cells ? '' : " --min-fragments ${tile_opts.min_fragments}")
+    def blacklist_arg = meta.format == 'fragments' && blacklist ? "--blacklist ${blacklist}" : ''
+    def batch      = meta.batch_key ? "--batch-key ${meta.batch_key}" : ''
     """
     prepare_dataset.py \\
         --out ${prefix}.h5ad \\
-        ${inputs} \\
-        ${cells_arg} \\
-        ${obs_arg} \\
+        ${inputs} ${fasta_arg} ${peaks_arg} ${genome_arg} ${cells_arg} ${obs_arg} \\
+        ${tiles} ${blacklist_arg} \\
         --dataset ${meta.id} \\
         ${batch} \\
         ${args}
