@@ -139,17 +139,6 @@ def test_lsi_separates_cell_types_and_drops_depth_component():
     assert max(cors) <= 0.75 and Z.shape[1] < 10
 
 
-def test_select_variable_events_prefers_cell_type_specific_events(toy):
-    from cellspace.bench.methods.itlsi import select_variable_events
-
-    keep = select_variable_events(toy, 30, n_components=10)
-    assert keep.size == 30 and np.all(np.diff(keep) > 0)
-    X = toy.X.toarray()
-    lab = toy.obs["cell_type"].to_numpy()
-    spec = np.array([np.ptp([X[lab == t, j].mean() for t in np.unique(lab)]) for j in range(X.shape[1])])
-    assert spec[keep].mean() > spec.mean()
-
-
 def test_select_features_cli_writes_the_subset(tmp_path, toy):
     import anndata as ad
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from cellspace.analysis.features import FeatureParams
 from cellspace.errors import InputError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--h5ad", required=True, help="input cells x events h5ad")
     p.add_argument("--out", required=True, help="output h5ad with the selected events")
     p.add_argument("--n-features", type=int, required=True, help="number of events to keep")
-    p.add_argument("--iterations", type=int, default=2, help="LSI rounds (ArchR default 2)")
-    p.add_argument("--n-components", type=int, default=30, help="LSI components")
-    p.add_argument("--resolution", type=float, default=0.2,
+    d = FeatureParams()
+    p.add_argument("--iterations", type=int, default=d.iterations, help="LSI rounds (ArchR default 2)")
+    p.add_argument("--n-components", type=int, default=d.n_components, help="LSI components")
+    p.add_argument("--resolution", type=float, default=d.resolution,
                    help="clustering resolution between rounds")
+    p.add_argument("--max-cells", type=int, default=FeatureParams().max_cells,
+                   help="above this many cells, choose the events on a random subsample of them")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     return p
 
@@ -34,8 +38,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     import anndata as ad
 
+    from cellspace.analysis.features import select_variable_events
     from cellspace.atomic import atomic_path
-    from cellspace.bench.methods.itlsi import select_variable_events
 
     if args.n_features < 2:
         raise ParameterError(f"--n-features must be >= 2, got {args.n_features}")
@@ -53,13 +57,15 @@ def run(args) -> int:
         keep = slice(None)
         n = adata.n_vars
     else:
-        keep = select_variable_events(adata, args.n_features, iterations=args.iterations,
-                                      n_components=args.n_components,
-                                      resolution=args.resolution, seed=args.seed)
+        params = FeatureParams(n_features=args.n_features, iterations=args.iterations,
+                               n_components=args.n_components, resolution=args.resolution,
+                               max_cells=args.max_cells, seed=args.seed)
+        keep = select_variable_events(adata, params)
         n = len(keep)
     sub = adata[:, keep].copy()
     sub.uns["select_features"] = {"method": "iterative_lsi", "n_features": int(n),
-                                  "iterations": int(args.iterations), "seed": int(args.seed)}
+                                  "iterations": int(args.iterations), "seed": int(args.seed),
+                                  "max_cells": int(args.max_cells)}
     with atomic_path(args.out) as tmp:
         sub.write_h5ad(tmp)
     log.info("kept %d of %d events -> %s", n, adata.n_vars, args.out)

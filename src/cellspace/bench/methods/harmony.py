@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 
+from cellspace.analysis.features import iterative_lsi, lsi
 from cellspace.analysis.harmony import harmonize
 from cellspace.bench.methods.base import Method, batch_labels, counts_matrix
-from cellspace.bench.methods.itlsi import iterative_lsi
-from cellspace.bench.methods.lsi import lsi
 
 log = logging.getLogger(__name__)
 

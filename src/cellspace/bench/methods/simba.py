@@ -149,7 +149,7 @@ def _mnn_edges(X: sp.csr_matrix, batches: np.ndarray, n_components: int = 15,
                k: int = 15) -> tuple[np.ndarray, np.ndarray]:
     """Mutual nearest neighbours between every batch and the first one, in the SVD space of
     the cross-product of the two batches' L2-normalised TF-IDF matrices."""
-    from cellspace.bench.methods.lsi import tfidf
+    from cellspace.analysis.features import tfidf
 
     T = tfidf(X)
     norms = np.sqrt(np.asarray(T.multiply(T).sum(axis=1)).ravel())
