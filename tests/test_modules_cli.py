@@ -58,7 +58,7 @@ def _commands(template: str) -> list[str]:
     out = []
     for line in joined.splitlines():
         line = line.strip()
-        if (line.startswith("cellspace ") or _is_step_call(line)) and "--version" not in line:
+        if (line.startswith("cellspace ") or _is_step_call(line)) and not re.search(r"--version\b", line):
             out.append(line)
     return out
 

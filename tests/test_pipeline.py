@@ -75,10 +75,13 @@ def test_samplesheet_columns_agree():
     assert header == cols
 
 
-def test_test_samplesheet_files_exist():
-    sheet = ROOT / "assets" / "samplesheet_test.csv"
+@pytest.mark.parametrize("name", ["samplesheet_test.csv"])
+def test_test_samplesheet_files_exist(name):
+    sheet = ROOT / "assets" / name
     with open(sheet) as fh:
         rows = list(csv.DictReader(fh))
+    with open(ROOT / "assets" / "samplesheet_test.csv") as fh:
+        assert list(rows[0]) == next(csv.reader(fh))  # same columns
     assert len(rows) >= 2 and {r["format"] for r in rows} >= {"mtx", "h5ad"}
     for row in rows:
         for col in ("matrix", "sequences", "h5ad", "cells", "obs"):
@@ -149,13 +152,18 @@ def test_pipeline_outputs(test_run):
     assert {r["status"] for r in trace} == {"COMPLETED"}
     # analyses run by default; trajectory, integration and the benchmark only when asked
     names = {r["name"].split(" ")[0].split(":")[-1] for r in trace}
-    assert {"MOTIFS", "ANALYZE", "DENOVO"} <= names
+    assert {"MOTIFS", "ANALYZE", "DENOVO", "REPORT"} <= names
     assert not names & {"TRAJECTORY", "INTEGRATE", "BENCH_RUN_METHOD", "BENCH_BOOTSTRAP"}
     analyzed = anndata.read_h5ad(outdir / "analyze" / "cellspace" / "cells.h5ad")
     assert analyzed.n_obs == n_cells and "leiden" in analyzed.obs
     motifs = anndata.read_h5ad(outdir / "motifs" / "cellspace" / "motif_scores.h5ad")
     assert motifs.n_obs == n_cells and motifs.n_vars > 0
     assert (outdir / "denovo" / "cellspace" / "denovo_motifs.tsv").is_file()
+    log = (outdir / "cellspace" / "cellspace" / "training_log.tsv").read_text().splitlines()
+    assert log[0].split("\t") == ["epoch", "loss", "examples_per_s"] and len(log) > 1
+    report = (outdir / "report.html").read_text()
+    for section in ("inputs", "training", "umap", "motifs", "denovo", "benchmark", "versions"):
+        assert f'<section id="{section}">' in report, section
 
 
 @pytest.mark.nextflow
@@ -188,7 +196,8 @@ def test_pipeline_stub_run(tmp_path):
     assert {"CELLSPACE:PREPARE_DATASET", "CELLSPACE:SELECT_FEATURES",
             "CELLSPACE:TRAIN_CELLSPACE", "CELLSPACE:EXPORT", "CELLSPACE:MOTIFS",
             "CELLSPACE:ANALYZE", "CELLSPACE:DENOVO", "CELLSPACE:INTEGRATE",
-            "CELLSPACE:TRAJECTORY", "CELLSPACE:CUSTOM_DUMPSOFTWAREVERSIONS"} <= set(counts)
+            "CELLSPACE:TRAJECTORY", "CELLSPACE:CUSTOM_DUMPSOFTWAREVERSIONS",
+            "CELLSPACE:REPORT"} <= set(counts)
     # 2 datasets x 3 methods; 2 datasets x 3 bootstrap chunks; one merged report per dataset
     assert counts["CELLSPACE:BENCH_RUN_METHOD"] == 6
     assert counts["CELLSPACE:BENCH_SCORE"] == 6

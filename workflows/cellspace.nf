@@ -16,6 +16,7 @@ include { BENCH_SCORE                 } from '../modules/local/bench_score/main'
 include { BENCH_BOOTSTRAP             } from '../modules/local/bench_bootstrap/main'
 include { BENCH_BOOTSTRAP_MERGE       } from '../modules/local/bench_bootstrap_merge/main'
 include { CUSTOM_DUMPSOFTWAREVERSIONS } from '../modules/local/custom_dumpsoftwareversions/main'
+include { REPORT                      } from '../modules/local/report/main'
 
 workflow CELLSPACE {
     take:
@@ -72,12 +73,18 @@ workflow CELLSPACE {
     ch_model_cells = TRAIN_CELLSPACE.out.model.join(TRAIN_CELLSPACE.out.cells)   // [meta, model, cells]
     ch_motifs      = Channel.empty()
     ch_analyzed    = Channel.empty()
+    // folders for the report: [] for a step that does not run
+    ch_report_motifs    = Channel.value([])
+    ch_report_analyze   = Channel.value([])
+    ch_report_denovo    = Channel.value([])
+    ch_report_benchmark = Channel.value([])
 
     // 5a. TF motifs embedded in the latent space, scored per cell
     if (!params.skip_motifs) {
         MOTIFS(ch_model_cells)
         ch_versions = ch_versions.mix(MOTIFS.out.versions)
         ch_motifs   = MOTIFS.out.scores
+        ch_report_motifs = MOTIFS.out.outdir.map { meta, dir -> dir }.collect()
     }
 
     // 5b. kNN/SNN graphs, clusters, UMAP (+ joint cells/motifs UMAP when motifs were scored)
@@ -88,6 +95,7 @@ workflow CELLSPACE {
         ANALYZE(ch_analyze_input)
         ch_versions = ch_versions.mix(ANALYZE.out.versions)
         ch_analyzed = ANALYZE.out.cells
+        ch_report_analyze = ANALYZE.out.outdir.map { meta, dir -> dir }.collect()
     }
 
     // model + cells, with the clusters of ANALYZE when it ran (DENOVO and TRAJECTORY use them)
@@ -97,6 +105,7 @@ workflow CELLSPACE {
     if (!params.skip_denovo) {
         DENOVO(ch_model_clustered)
         ch_versions = ch_versions.mix(DENOVO.out.versions)
+        ch_report_denovo = DENOVO.out.outdir.map { meta, dir -> dir }.collect()
     }
 
     // 5d. Anchor integration of the batches (only with --integrate_batch_key)
@@ -152,6 +161,9 @@ workflow CELLSPACE {
             .map { id, metas, chunks -> [metas[0], chunks.sort { it.name }] }
         BENCH_BOOTSTRAP_MERGE(ch_chunks)
         ch_versions = ch_versions.mix(BENCH_BOOTSTRAP_MERGE.out.versions)
+        ch_report_benchmark = BENCH_BOOTSTRAP_MERGE.out.report
+            .map { meta, dir -> dir }
+            .toSortedList { a, b -> a.name <=> b.name }
     }
 
     //
@@ -161,6 +173,21 @@ workflow CELLSPACE {
         ch_versions.unique().collect(sort: true),
         [(workflow.manifest.name): workflow.manifest.version, Nextflow: workflow.nextflow.version.toString()]
     )
+
+    //
+    // 8. One self-contained HTML page of the run: OUTDIR/report.html
+    //
+    if (!params.skip_report) {
+        REPORT(
+            TRAIN_CELLSPACE.out.outdir,
+            ch_prepared.map { meta, h5ad -> h5ad }.toSortedList { a, b -> a.name <=> b.name },
+            ch_report_analyze,
+            ch_report_motifs,
+            ch_report_denovo,
+            ch_report_benchmark,
+            CUSTOM_DUMPSOFTWAREVERSIONS.out.yml,
+        )
+    }
 
     emit:
     prepared = ch_prepared                       // [meta, h5ad] per dataset

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from cellspace import _core
@@ -239,6 +240,7 @@ class TrainState:
     n_kmers: int
     n_cells: int
     losses: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)  # examples/s (wall clock) per epoch
 
 
 def init_state(params: TrainParams, n_cells: int) -> TrainState:
@@ -284,6 +286,7 @@ def save_checkpoint(state: TrainState, path: str | Path, fingerprint: str) -> No
             n_kmers=np.int64(state.n_kmers),
             n_cells=np.int64(state.n_cells),
             losses=np.asarray(state.losses, dtype=np.float64),
+            rates=np.asarray(state.rates, dtype=np.float64),
             fingerprint=np.array(fingerprint),
         )
 
@@ -316,7 +319,10 @@ def load_checkpoint(path: str | Path, params: TrainParams, fingerprint: str) -> 
                 params=params,
                 n_kmers=int(z["n_kmers"]),
                 n_cells=int(z["n_cells"]),
-                losses=list(z["losses"]),
+                losses=[float(x) for x in z["losses"]],
+                # checkpoints written before rates were recorded: unknown (NaN)
+                rates=[float(x) for x in z["rates"]] if "rates" in z.files
+                else [float("nan")] * len(z["losses"]),
             )
     except (OSError, ValueError, KeyError) as e:
         raise InputError(f"cannot read checkpoint ({e})", path) from None
@@ -426,6 +432,7 @@ def run_training(
         rate = n_examples / elapsed if elapsed > 0 else float("inf")
         state.epoch = epoch + 1
         state.losses.append(mean_loss)
+        state.rates.append(rate)
         log.info(
             "epoch %d/%d: mean loss %.5f, %.0f examples/s (%.0f per thread), "
             "%.0f examples per CPU-second, %.1f%% examples updated, %.2f negatives per update",
@@ -523,14 +530,30 @@ def train_datasets(
     return model, cells_anndata(model, data)
 
 
-def write_outputs(model: CellSpaceModel, adata, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``cells.h5ad`` and ``model.npz`` atomically into ``out_dir``."""
+def training_log(state: TrainState) -> pd.DataFrame:
+    """One row per trained epoch: mean loss and examples/s (wall clock of the epoch)."""
+    n = len(state.losses)
+    rates = list(state.rates) + [float("nan")] * (n - len(state.rates))
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": state.losses,
+                         "examples_per_s": rates[:n]})
+
+
+TRAINING_LOG = "training_log.tsv"
+
+
+def write_outputs(model: CellSpaceModel, adata, out_dir: str | Path,
+                  state: TrainState | None = None) -> tuple[Path, Path]:
+    """Write ``cells.h5ad`` and ``model.npz`` atomically into ``out_dir``; with ``state``,
+    also the per-epoch ``training_log.tsv``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_path, cells_path = out / "model.npz", out / "cells.h5ad"
     model.save(model_path)
     with atomic_path(cells_path) as tmp:
         adata.write_h5ad(tmp)
+    if state is not None:
+        with atomic_path(out / TRAINING_LOG) as tmp:
+            training_log(state).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     return cells_path, model_path
 
 
@@ -540,6 +563,7 @@ __all__ = [
     "train_datasets",
     "run_training",
     "write_outputs",
+    "training_log",
     "cells_anndata",
     "state_to_model",
     "centre_groups",

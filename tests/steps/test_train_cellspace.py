@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 from stepcli import DEAD_PID, FAST_TRAIN, run_step, siblings, snapshot
 
@@ -22,7 +23,8 @@ def trained(sim_h5ads, tmp_path_factory):
 
 
 def test_writes_cells_model_and_checkpoint(trained, sim_h5ads):
-    assert sorted(p.name for p in trained.iterdir()) == ["cells.h5ad", "checkpoint.npz", "model.npz"]
+    assert sorted(p.name for p in trained.iterdir()) == [
+        "cells.h5ad", "checkpoint.npz", "model.npz", "training_log.tsv"]
     cells = ad.read_h5ad(trained / "cells.h5ad")
     n = sum(ad.read_h5ad(p, backed="r").n_obs for p in sim_h5ads)
     assert cells.obsm["X_cellspace"].shape == (n, 8)
@@ -39,6 +41,9 @@ def test_rerun_resumes_and_replaces_the_pair(trained, sim_h5ads, tmp_path):
     after = snapshot(trained)
     assert set(after) == set(before)
     assert after["model.npz"] != before["model.npz"] and after["cells.h5ad"] != before["cells.h5ad"]
+    # the log continues the checkpoint's epochs, their speeds included
+    log = pd.read_csv(trained / "training_log.tsv", sep="\t")
+    assert log["epoch"].tolist() == [1, 2, 3] and np.isfinite(log["examples_per_s"]).all()
 
 
 def test_out_is_a_file(sim_h5ads, tmp_path):
@@ -81,7 +86,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed(sim_h5ads, tmp_path):
     res = run_step("train_cellspace", *_inputs(sim_h5ads), "--out", out, *FAST_TRAIN, "--epochs", "1")
     assert res.rc == 0, res.stderr
     assert not stale_file.exists() and not stale_dir.exists()
-    assert sorted(p.name for p in out.iterdir()) == ["cells.h5ad", "model.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["cells.h5ad", "model.npz", "training_log.tsv"]
 
 
 def test_interrupted_swap_restores_the_previous_outputs(trained, tmp_path):

@@ -33,6 +33,7 @@ SUBCOMMANDS: list[str] = [
     "denovo",
     "integrate",
     "bench",
+    "steps.report",
 ]
 
 

@@ -29,7 +29,7 @@ DESCRIPTION = (
     "OUT/cells.h5ad (obsm['X_cellspace']) and OUT/model.npz."
 )
 CHECKPOINT = "checkpoint.npz"
-OUTPUTS = ("cells.h5ad", "model.npz")
+OUTPUTS = ("cells.h5ad", "model.npz", "training_log.tsv")
 
 
 @dataclass
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     log_memory(log, "the model")
     with atomic_dir(out, n_bytes=output_bytes(params, data.n_cells), keep=(CHECKPOINT,),
                     outputs=OUTPUTS) as tmp:
-        write_outputs(model, cells_anndata(model, data), tmp)
+        write_outputs(model, cells_anndata(model, data), tmp, state)
     log_memory(log, "writing the outputs")
     log.info("wrote %s and %s", out / "cells.h5ad", out / "model.npz")
     return 0
