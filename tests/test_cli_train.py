@@ -80,7 +80,7 @@ def test_train_two_datasets_writes_cells_and_model(inputs, tmp_path, capsys):
     assert model.run_id == cells.uns["cellspace"]["run_id"]
     assert np.allclose(model.cell_vectors, cells.obsm["X_cellspace"])
     assert model.bucket_vectors.shape == (5000, 8)
-    assert sorted(p.name for p in out.iterdir()) == ["cells.h5ad", "model.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["cells.h5ad", "model.npz", "training_log.tsv"]
     # an epoch log line with the loss and the speed
     assert "epoch 2/2: mean loss" in err and "examples/s" in err
 
