@@ -153,3 +153,50 @@ def test_bootstrap_merge_reports_missing_replicates(tmp_path, capsys):
                *map(str, (tmp_path / "p").glob("chunk_*"))])
     assert rc == 1
     assert "2 replicate(s) missing (first: 2) of 4" in capsys.readouterr().err
+
+
+def test_half_sampling_draws_half_of_the_cells_without_duplicates():
+    a = bs.replicate_indices(101, 2, 5, "half")
+    assert a.size == 50 and np.unique(a).size == 50 and a.max() < 101
+    assert np.array_equal(a, bs.replicate_indices(101, 2, 5, "half"))
+    with pytest.raises(bs.ParameterError, match="resampling must be one of"):
+        bs.replicate_indices(10, 0, 0, "jackknife")
+
+
+def test_half_sampling_intervals_are_centred_on_the_observed_score():
+    rng = np.random.default_rng(1)
+    reps = 0.30 + rng.normal(0, 0.01, 400)  # replicates biased by -0.2 against the observed 0.5
+    sc = _scores({"A": reps, "B": reps - 0.05 + rng.normal(0, 0.001, 400)})
+    obs = pd.DataFrame([{"replicate": -1, "method": m, **{s: v for s in bs.ALL_SCORES}}
+                        for m, v in (("A", 0.5), ("B", 0.5))])
+    half = bs.summarize(sc, obs, resampling="half").query("method == 'A' and score == 'ari'").iloc[0]
+    assert half["bias"] == pytest.approx(-0.2, abs=0.003)
+    assert half["ci_low"] < 0.5 < half["ci_high"]
+    assert half["ci_high"] - half["ci_low"] == pytest.approx(4 * 0.01, rel=0.15)
+    raw = bs.summarize(sc, obs, resampling="replacement").query("method == 'A' and score == 'ari'").iloc[0]
+    assert raw["ci_high"] < 0.5  # the raw percentile interval misses the observed score
+    # the observed difference is 0 while every replicate difference is about +0.05: the centred
+    # test finds no difference, the raw one a significant one
+    pw = bs.pairwise_tests(sc, obs, score_names=("ari",), resampling="half").iloc[0]
+    assert pw["ci_low"] < 0 < pw["ci_high"] and pw["p_value"] > 0.5
+    pw_raw = bs.pairwise_tests(sc, obs, score_names=("ari",), resampling="replacement").iloc[0]
+    assert pw_raw["p_value"] == pytest.approx(1 / 400)
+
+
+def test_half_sampling_interval_contains_the_observed_score_on_a_simulation():
+    from cellspace.bench.methods import run_method
+    from cellspace.bench.toydata import dataset_to_anndata
+    from cellspace.simulate.core import small_simulation
+
+    adata = dataset_to_anndata(small_simulation(0, density=0.015).datasets[0])
+    X = run_method(adata, "lsi").embedding
+    lab = adata.obs["cell_type"].astype(str).to_numpy()
+    bat = adata.obs["donor"].astype(str).to_numpy()
+    st = bs.BootstrapSettings(n_replicates=12, seed=0)
+    assert st.resampling == "half"
+    scores, _, observed = bs.bootstrap_scores({"lsi": X}, lab, bat, settings=st)
+    summ = bs.summarize(scores, observed).set_index("score")
+    for s in ("asw_label", "nmi", "ari", "asw_batch", "kbet", "overall_score"):
+        lo, hi, ob = summ.loc[s, ["ci_low", "ci_high", "observed"]]
+        assert lo <= ob <= hi, s
+        assert hi > lo, s  # replicates vary: the interval is not a point

@@ -116,8 +116,9 @@ def write_report(folder: Path, meta: dict, scores: pd.DataFrame, per_label: pd.D
     """Write the merged tables, statistics and figures into ``folder`` (each file atomically)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    summary = summarize(scores, observed, alpha)
-    pairwise = pairwise_tests(scores, observed, alpha=alpha)
+    resampling = meta["settings"].get("resampling", "replacement")
+    summary = summarize(scores, observed, alpha, resampling)
+    pairwise = pairwise_tests(scores, observed, alpha=alpha, resampling=resampling)
     pls = summarize_per_label(per_label, alpha)
     written = []
     tables = {SCORES_FILE: scores, PER_LABEL_FILE: per_label, OBSERVED_FILE: observed,

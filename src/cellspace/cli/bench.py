@@ -108,6 +108,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     _add_eval_args(b)
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument("-B", "--n-replicates", type=int, default=1000, help="bootstrap replicates")
+    b.add_argument("--resampling", choices=["half", "replacement"], default="half",
+                   help="half: n/2 distinct cells per replicate, intervals centred on the observed "
+                   "score (default); replacement: n draws with replacement, raw percentile "
+                   "intervals (duplicated cells bias kNN metrics)")
     b.add_argument("--replicates", default=None, help="compute only replicates a:b (a chunk)")
     b.add_argument("--chunk", type=int, default=None, help="compute only chunk i of --n-chunks")
     b.add_argument("--n-chunks", type=int, default=None, help="number of chunks")
@@ -245,7 +249,7 @@ def _bootstrap(args) -> int:
     emb, metric, labels, batches, n_excl = _evaluation_inputs(args)
     settings = BootstrapSettings(n_replicates=args.n_replicates, seed=args.seed,
                                  n_neighbors=args.n_neighbors, cluster_seed=args.seed,
-                                 cluster_method=args.cluster_method)
+                                 cluster_method=args.cluster_method, resampling=args.resampling)
     scores, per, observed = bootstrap_scores(emb, labels, batches, replicates=reps,
                                              settings=settings, metrics=metric)
     meta = {
