@@ -258,6 +258,8 @@ def summarize(scores: pd.DataFrame, observed: pd.DataFrame | None = None,
             v = sub[s].to_numpy(dtype=float)
             mean = float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
             lo, hi = percentile_ci(interval_values(v, obs, resampling), alpha)
+            if resampling == "half":  # a shifted interval may leave the scores' range [0, 1]
+                lo, hi = min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
             out.append({
                 "method": m, "score": s, "observed": obs, "mean": mean, "bias": mean - obs,
                 "ci_low": lo, "ci_high": hi, "n_replicates": int(np.isfinite(v).sum()),
