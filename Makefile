@@ -1,5 +1,6 @@
 # Quick start:  make demo   (install + run the pipeline on the bundled demo data)
 #               make test   (install + the whole test suite; what CI runs)
+# Containers:   make test-container  (build the image with podman, run the pipeline in it)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ CONSTRAINTS := containers/constraints.txt
 OUTDIR ?= results/demo
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install nextflow demo test lint bench clean
+.PHONY: install nextflow demo test image test-container lint bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +29,13 @@ demo: install nextflow
 
 test: install nextflow
 	$(PY) -m pytest
+
+# containers/build-image: wheels on the host, debootstrap base (cached), image cellspace:VERSION
+image: install
+	containers/build-image
+
+test-container: image nextflow
+	$(PY) -m pytest -m container tests/test_pipeline.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks $(wildcard bin)

@@ -1,7 +1,8 @@
-"""Container recipes: lint (hadolint, when installed) and structure.
+"""Container recipe and build script: lint (hadolint, when installed) and structure.
 
-The Dockerfile and the Apptainer definition must install the package with the same pinned
-constraints file, and the pins must satisfy the package's own dependency ranges.
+containers/build-image makes wheels pinned by containers/constraints.txt; the Dockerfile
+installs them with no index; the pins must satisfy the package's own dependency ranges.
+The image itself is built and run by the `container` test of tests/test_pipeline.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "containers" / "Dockerfile"
-DEFFILE = ROOT / "containers" / "cellspace.def"
+BUILD_IMAGE = ROOT / "containers" / "build-image"
 CONSTRAINTS = ROOT / "containers" / "constraints.txt"
 
 
@@ -43,22 +44,47 @@ def test_hadolint():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_both_recipes_use_the_same_constraints():
-    docker, apptainer = DOCKERFILE.read_text(), DEFFILE.read_text()
-    assert "FROM python:3.11-slim" in docker
-    assert re.search(r"^From:\s*python:3.11-slim", apptainer, re.M)
-    for text in (docker, apptainer):
-        assert "containers/constraints.txt" in text
-        assert "PIP_CONSTRAINT=/opt/cellspace/containers/constraints.txt" in text
+def test_dockerfile_installs_the_wheels_without_an_index():
+    docker = DOCKERFILE.read_text()
+    # a registry base by default, any Debian-like base with Python 3.11 by --build-arg BASE
+    assert re.search(r"^ARG BASE=python:3.11-slim$", docker, re.M)
+    assert len(re.findall(r"^FROM \$\{BASE\}", docker, re.M)) == 2
     # the image serves every process, the benchmark branch included: bench extra by default
-    assert re.search(r"^ARG EXTRAS=bench$", docker, re.M) and 'pip install ".[${EXTRAS}]"' in docker
-    assert re.search(r"^%arguments\s+EXTRAS=bench$", apptainer, re.M)
-    assert 'pip install ".[{{ EXTRAS }}]"' in apptainer
-    for text in (docker, apptainer):
-        assert "procps" in text  # Nextflow task metrics need ps
-    makefile = ROOT / "Makefile"
-    if makefile.exists():
-        assert "containers/constraints.txt" in makefile.read_text()
+    assert re.search(r"^ARG EXTRAS=bench$", docker, re.M)
+    install = re.search(r"^RUN python3 -m venv /opt/cellspace(.*?)(?=^\S)", docker, re.M | re.S)
+    assert install, "the virtual environment is not made by one RUN"
+    for part in ("--no-index", "--find-links /tmp/wheels", "--constraint /tmp/constraints.txt",
+                 '"cellspace[${EXTRAS}]"'):
+        assert part in install.group(1), part
+    assert "procps" in docker and "libgomp1" in docker  # Nextflow task metrics; OpenMP
+    assert re.search(r"^ENV PATH=/opt/cellspace/bin:\$PATH", docker, re.M)
+
+
+def test_build_image_pins_the_wheels_and_the_base():
+    script = BUILD_IMAGE.read_text()
+    assert BUILD_IMAGE.stat().st_mode & 0o111, "containers/build-image is not executable"
+    assert 'PIP_CONSTRAINT="$ROOT/containers/constraints.txt"' in script
+    assert "pip wheel" in script and "--wheel-dir" in script
+    assert "debootstrap --variant=minbase" in script
+    # the base has what the Dockerfile expects of it
+    base = re.search(r'^BASE_PACKAGES="([^"]+)"', script, re.M).group(1).split(",")
+    assert {"python3", "python3-venv", "procps", "libgomp1"} <= set(base)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "containers/constraints.txt" in makefile and "containers/build-image" in makefile
+
+
+def test_build_image_syntax_and_usage_errors():
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash not installed")
+    assert subprocess.run([bash, "-n", str(BUILD_IMAGE)]).returncode == 0
+    proc = subprocess.run([bash, str(BUILD_IMAGE), "--engine", "lxc"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "build-image: --engine must be podman or docker, not 'lxc'"
+    proc = subprocess.run([bash, str(BUILD_IMAGE), "--frobnicate"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "unknown argument: --frobnicate" in proc.stderr
 
 
 def test_constraints_are_unique_and_pinned():

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NXF = ROOT / ".nextflow-bin" / "nextflow"
-PROFILES = ["test", "test_full", "local", "docker", "singularity", "apptainer", "slurm",
+PROFILES = ["test", "test_full", "local", "docker", "podman", "singularity", "apptainer", "slurm",
             "awsbatch", "google", "k8s"]
 
 needs_nextflow = pytest.mark.skipif(
@@ -128,12 +129,13 @@ def test_run(tmp_path_factory):
     return launch, outdir, args, proc
 
 
-@pytest.mark.nextflow
-@needs_nextflow
-def test_pipeline_outputs(test_run):
+def _check_outputs(outdir: Path) -> set[str]:
+    """The outputs of a `-profile test` run: the training, its export and the default analyses.
+
+    Returns the process names of the run (for checks of what else ran).
+    """
     anndata = pytest.importorskip("anndata")
     np = pytest.importorskip("numpy")
-    _, outdir, _, _ = test_run
     cells = anndata.read_h5ad(outdir / "cellspace" / "cellspace" / "cells.h5ad")
     with open(ROOT / "conf" / "test.config") as fh:
         dim = int(re.search(r"^\s*dim\s*=\s*(\d+)", fh.read(), re.M).group(1))
@@ -150,10 +152,8 @@ def test_pipeline_outputs(test_run):
     assert "TRAIN_CELLSPACE" in versions and "Nextflow" in versions
     trace = _trace(outdir)
     assert {r["status"] for r in trace} == {"COMPLETED"}
-    # analyses run by default; trajectory, integration and the benchmark only when asked
     names = {r["name"].split(" ")[0].split(":")[-1] for r in trace}
     assert {"MOTIFS", "ANALYZE", "DENOVO", "REPORT"} <= names
-    assert not names & {"TRAJECTORY", "INTEGRATE", "BENCH_RUN_METHOD", "BENCH_BOOTSTRAP"}
     analyzed = anndata.read_h5ad(outdir / "analyze" / "cellspace" / "cells.h5ad")
     assert analyzed.n_obs == n_cells and "leiden" in analyzed.obs
     motifs = anndata.read_h5ad(outdir / "motifs" / "cellspace" / "motif_scores.h5ad")
@@ -164,6 +164,16 @@ def test_pipeline_outputs(test_run):
     report = (outdir / "report.html").read_text()
     for section in ("inputs", "training", "umap", "motifs", "denovo", "benchmark", "versions"):
         assert f'<section id="{section}">' in report, section
+    return names
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_pipeline_outputs(test_run):
+    _, outdir, _, _ = test_run
+    names = _check_outputs(outdir)
+    # analyses run by default; trajectory, integration and the benchmark only when asked
+    assert not names & {"TRAJECTORY", "INTEGRATE", "BENCH_RUN_METHOD", "BENCH_BOOTSTRAP"}
 
 
 @pytest.mark.nextflow
@@ -327,3 +337,73 @@ def test_samplesheet_sequence_sources_are_checked_before_any_task(tmp_path):
     assert "row 3 (dataset 'three'), column 'genome': required with 'peaks'" in log
     assert "row 4 (dataset 'four'), column 'cells': format 'fragments' needs a barcode list" in log
     assert "Submitted process" not in log
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline in the image (podman)
+# ---------------------------------------------------------------------------------------------
+
+IMAGE = "cellspace:" + re.search(
+    r'__version__ = "(.+)"', (ROOT / "src" / "cellspace" / "_version.py").read_text()
+).group(1)
+
+
+def test_every_module_names_the_image_that_build_image_makes():
+    for module in sorted((ROOT / "modules" / "local").glob("*/main.nf")):
+        images = re.findall(r"^\s+container\s+'([^']+)'", module.read_text(), re.M)
+        assert images == [IMAGE], f"{module.parent.name}: {images}"
+    script = (ROOT / "containers" / "build-image").read_text()
+    assert 'TAG="cellspace:${VERSION}"' in script and "src/cellspace/_version.py" in script
+
+
+def _podman_run_options() -> list[str]:
+    config = (ROOT / "nextflow.config").read_text()
+    return re.search(r"^\s+podman_run_options\s*=\s*'([^']*)'", config, re.M).group(1).split()
+
+
+@pytest.mark.container
+@needs_nextflow
+def test_pipeline_in_the_image(tmp_path):
+    """`-profile test,podman` with every process: all tasks run in the image built by
+    containers/build-image, with the same outputs as the local run. Needs podman and the image;
+    selected with `-m container` only (a missing extra in the image fails a task here)."""
+    podman = shutil.which("podman")
+    assert podman, "podman is not installed"
+    options = _podman_run_options()
+    probe = subprocess.run(
+        [podman, "run", "--rm", *options, IMAGE, "python3", "-c",
+         "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert probe.returncode == 0, (
+        f"image {IMAGE} does not run (build it with containers/build-image): {probe.stderr}"
+    )
+    image_python = probe.stdout.strip()
+
+    outdir = tmp_path / "results"
+    _nextflow(["run", str(ROOT), "-profile", "test,podman", "--outdir", str(outdir),
+               "--trajectory", "true", "--integrate_batch_key", "batch",
+               "--integrate_reference", "donor1", "--integrate_label_key", "cell_type",
+               "--benchmark", "true", "--benchmark_methods", "lsi,chromvar_kmer"],
+              tmp_path, timeout=3600)
+    names = _check_outputs(outdir)
+    assert {"PREPARE_DATASET", "TRAIN_CELLSPACE", "EXPORT", "INTEGRATE", "TRAJECTORY",
+            "BENCH_RUN_METHOD", "BENCH_SCORE", "BENCH_BOOTSTRAP", "BENCH_BOOTSTRAP_MERGE",
+            "CUSTOM_DUMPSOFTWAREVERSIONS"} <= names
+    anndata = pytest.importorskip("anndata")
+    traj = anndata.read_h5ad(outdir / "trajectory" / "cellspace" / "cells.h5ad")
+    assert "palantir_pseudotime" in traj.obs
+    integrated = anndata.read_h5ad(outdir / "integrate" / "cellspace.integrated.h5ad")
+    assert "X_cellspace_integrated" in integrated.obsm
+    bench = outdir / "benchmark"
+    assert len(list((bench / "scores").glob("*.scores.tsv"))) == 4
+    assert (bench / "bootstrap" / "sim1" / "summary.tsv").is_file()
+
+    # every task ran in the image: its launcher calls `podman run ... IMAGE`
+    for row in _trace(outdir):
+        run = next((tmp_path / "work").glob(row["hash"] + "*")) / ".command.run"
+        assert re.search(rf"podman run .* {re.escape(IMAGE)} ", run.read_text()), row["name"]
+    # and the versions it reports are the image's: its Python, not the host's
+    versions = (outdir / "pipeline_info" / "software_versions.yml").read_text()
+    reported = set(re.findall(r'^\s+python: "(.+)"$', versions, re.M))
+    assert reported == {image_python}, (reported, image_python)
