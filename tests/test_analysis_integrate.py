@@ -138,8 +138,8 @@ def test_harmony_method_mixes_batches_and_keeps_cell_types():
     (["--method", "harmony", "--anchors", "a.tsv"], "--anchors does not apply"),
 ])
 def test_cli_integrate_method_options_are_usage_errors(tmp_path, capsys, extra, message):
-    from cellspace.io import write_h5ad
     from cellspace.cli import main
+    from cellspace.io import write_h5ad
 
     write_h5ad(blob_cells(n_cells=60, n_batches=2), tmp_path / "cells.h5ad")
     rc = main(["integrate", "--cells", str(tmp_path / "cells.h5ad"), "--batch-key", "batch",
