@@ -58,12 +58,15 @@ def main() -> None:
     ap.add_argument("--skip-palantir", action="store_true")
     args = ap.parse_args()
 
-    from cellspace.analysis.analyze import analyze_cells
     from cellspace.analysis.clustering import cluster_embedding
     from cellspace.analysis.denovo_step import run_denovo
-    from cellspace.analysis.integrate_step import run_integrate
     from cellspace.analysis.motif_step import run_motifs
-    from cellspace.analysis.trajectory_step import run_trajectory
+    from cellspace.steps.analyze import AnalyzeParams, analyze
+    from cellspace.steps.integrate import IntegrateParams, integrate_cells
+    from cellspace.steps.trajectory import TrajectoryParams, trajectory
+
+    def analyze_cells(cells, out, **kw):
+        return analyze(AnalyzeParams(cells=Path(cells), out=Path(out), **kw))
 
     rows: list = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +84,8 @@ def main() -> None:
         timed("motifs: 879 JASPAR motifs, consensus",
               lambda: run_motifs(model, cells, d / "mo2", method="consensus", groupby="cell_type"), rows)
         timed("integrate: 2 batches, k.anchor 5 / filter 200 / score 30 / weight 100",
-              lambda: run_integrate(cells, d / "int.h5ad", "batch", "b0"), rows)
+              lambda: integrate_cells(IntegrateParams(cells=cells, batch_key="batch", reference="b0",
+                                                        out=d / "int.h5ad")), rows)
         timed("denovo: 524,800 10-mers, contrast selection (default, 200 per group)",
               lambda: run_denovo(model, cells, d / "dn", groupby="cell_type"), rows)
         timed("denovo: paper selection, 10 groups x 500 cells",
@@ -92,7 +96,8 @@ def main() -> None:
                   rows)
         if not args.skip_palantir:
             timed("trajectory: Palantir (no plots)",
-                  lambda: run_trajectory(cells, d / "tr", start_group="cell_type=type0", plots=False), rows)
+                  lambda: trajectory(TrajectoryParams(cells=cells, out=d / "tr", start_group="cell_type=type0",
+                                                    plots=False)), rows)
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     print(f"\n{args.cells:,} cells, dim 30, k = 8; {os.cpu_count()} CPUs, OMP_NUM_THREADS={threads}\n")
     print("| step | wall (s) | CPU (s) | peak RSS so far (MB) |")

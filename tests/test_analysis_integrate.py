@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from cellspace.analysis.integrate import (
@@ -94,25 +93,6 @@ def test_unknown_reference_or_single_batch_is_a_parameter_error():
     with pytest.raises(ParameterError, match="one batch"):
         integrate(one, "batch", "b0")
 
-
-def test_cli_integrate_writes_corrected_embedding_anchors_and_metrics(tmp_path):
-    from cellspace.analysis.validate import read_cells
-    from cellspace.cli import main
-    from cellspace.io import write_h5ad
-
-    adata = blob_cells(n_cells=600, n_types=3, dim=16, n_batches=3, batch_shift=2.0, seed=2)
-    write_h5ad(adata, tmp_path / "cells.h5ad")
-    rc = main(["integrate", "--cells", str(tmp_path / "cells.h5ad"), "--batch-key", "batch",
-               "--reference", "b1", "--out", str(tmp_path / "int.h5ad"), "--anchors",
-               str(tmp_path / "anchors.tsv"), "--label-key", "cell_type"])
-    assert rc == 0
-    res = read_cells(tmp_path / "int.h5ad")
-    assert res.obsm["X_cellspace_integrated"].shape == (600, 16)
-    m = res.uns["integration"]["metrics"]
-    assert m["after"]["batch_asw"] > m["before"]["batch_asw"]
-    anchors = pd.read_csv(tmp_path / "anchors.tsv", sep="\t")
-    assert set(anchors["query_batch"]) == {"b0", "b2"}
-    assert {"ref_cell", "query_cell", "score"} <= set(anchors.columns)
 
 
 def test_harmony_method_mixes_batches_and_keeps_cell_types():

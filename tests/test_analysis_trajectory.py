@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
@@ -45,24 +44,3 @@ def test_bad_start_is_a_parameter_error():
         run_palantir(adata, start_group="cell_type")
     with pytest.raises(ParameterError, match="no cell"):
         run_palantir(adata, start_group="cell_type=xyz")
-
-
-def test_cli_trajectory_writes_tables_and_plots(tmp_path):
-    from cellspace.analysis.validate import read_cells
-    from cellspace.cli import main
-    from cellspace.io import write_h5ad
-
-    adata = branching_cells(300, n_branches=2, seed=2)
-    adata.obsm["X_umap"] = adata.obsm["X_cellspace"][:, :2].copy()  # plots reuse an existing UMAP
-    write_h5ad(adata, tmp_path / "cells.h5ad")
-    out = tmp_path / "traj"
-    rc = main(["trajectory", "--cells", str(tmp_path / "cells.h5ad"), "--out", str(out),
-               "--start-group", "cell_type=root"])
-    assert rc == 0
-    res = read_cells(out / "cells.h5ad")
-    assert "palantir_pseudotime" in res.obs and "palantir_fate_probabilities" in res.obsm
-    tab = pd.read_csv(out / "trajectory.tsv", sep="\t", index_col=0)
-    assert list(tab.columns[:2]) == ["pseudotime", "entropy"] and len(tab) == 300
-    terms = pd.read_csv(out / "terminal_states.tsv", sep="\t")
-    assert len(terms) == 2
-    assert (out / "pseudotime.png").exists() and (out / "fate_1.png").exists()

@@ -30,7 +30,8 @@ def export_tsv(model: CellSpaceModel, path: str | Path, *, precision: int = 6) -
     )
     values = np.vstack([model.kmer_vectors, model.cell_vectors])
     df = pd.DataFrame(values, index=names)
-    with atomic_path(path) as tmp:
+    n_bytes = (model.kmer_vectors.shape[0] + model.n_cells) * (model.dim * (precision + 8) + 24)
+    with atomic_path(path, n_bytes=n_bytes) as tmp:
         df.to_csv(tmp, sep="\t", header=False, float_format=f"%.{precision}g")
 
 

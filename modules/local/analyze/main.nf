@@ -20,7 +20,7 @@ process ANALYZE {
     prefix   = task.ext.prefix ?: "${meta.id}"
     def mot  = motifs ? "--motifs ${motifs}" : ''
     """
-    cellspace analyze \\
+    analyze.py \\
         --cells ${cells} \\
         --out ${prefix} \\
         ${mot} \\

@@ -19,7 +19,7 @@ process EXPORT {
     def args = task.ext.args ?: ''
     prefix   = task.ext.prefix ?: "${meta.id}"
     """
-    cellspace export \\
+    export.py \\
         --model ${model} \\
         --format ${format} \\
         --out ${prefix}.${format} \\

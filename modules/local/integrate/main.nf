@@ -21,7 +21,7 @@ process INTEGRATE {
     prefix   = task.ext.prefix ?: "${meta.id}"
     def label = opts.label_key ? "--label-key ${opts.label_key}" : ''
     """
-    cellspace integrate \\
+    integrate.py \\
         --cells ${cells} \\
         --model ${model} \\
         --batch-key ${opts.batch_key} \\

@@ -18,7 +18,7 @@ process SELECT_FEATURES {
     def args = task.ext.args ?: ''
     prefix   = task.ext.prefix ?: "${meta.id}.selected"
     """
-    cellspace select-features \\
+    select_features.py \\
         --h5ad ${h5ad} \\
         --out ${prefix}.h5ad \\
         --n-features ${n_features} \\

@@ -23,7 +23,7 @@ process TRAJECTORY {
     def start_flag = start && start.toString().contains('=') ? '--start-group' : '--start-cell'
     def from       = start ? "${start_flag} ${start}" : ''
     """
-    cellspace trajectory \\
+    trajectory.py \\
         --cells ${cells} \\
         --model ${model} \\
         --out ${prefix} \\

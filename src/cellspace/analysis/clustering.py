@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 METHODS = ("leiden", "louvain")
 DEFAULT_RESOLUTION = 0.8  # Seurat's FindClusters default
 MIN_RESOLUTION, MAX_RESOLUTION = 1e-4, 1e3
+# Leiden passes per partition: iterating "until stable" (-1) never ends at high resolutions,
+# where nodes keep moving between tiny clusters; partitions of usual resolutions are stable
+# well before this many passes
+LEIDEN_ITERATIONS = 50
 
 
 def _igraph(graph: sp.spmatrix):
@@ -68,7 +72,7 @@ def _partition(g, method: str, resolution: float, seed: int) -> np.ndarray:
                 objective_function="modularity",
                 weights="weight",
                 resolution=float(resolution),
-                n_iterations=-1,
+                n_iterations=LEIDEN_ITERATIONS,
             )
         finally:
             ig.set_random_number_generator(random)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cellspace.analysis.analyze import write_tsv
 from cellspace.analysis.denovo import DenovoResult, denovo_motifs, motif_table
 from cellspace.analysis.graph import knn_graph
 from cellspace.analysis.motif_db import (
@@ -31,6 +30,7 @@ from cellspace.analysis.validate import (
 from cellspace.atomic import atomic_path
 from cellspace.io import write_h5ad
 from cellspace.model import l2_normalize
+from cellspace.steps.tables import write_tsv
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,23 @@
-"""The analyze step and its CLI: clusters, UMAP, plots, consistency checks."""
+"""ANALYZE (steps/analyze.py, bin/analyze.py): clusters, UMAP, plots, checks before any work."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from cellspace.analysis.analyze import analyze_cells, select_motifs
 from cellspace.analysis.synthetic import blob_cells, planted_motif_model
 from cellspace.analysis.validate import check_same_run, read_cells
 from cellspace.errors import InputError
 from cellspace.io import write_h5ad
+from cellspace.steps.analyze import AnalyzeParams, analyze, select_motifs
+
+
+def analyze_cells(cells, out, **kwargs):
+    return analyze(AnalyzeParams(cells=Path(cells), out=Path(out), **kwargs))
 
 
 @pytest.fixture()
@@ -96,3 +102,49 @@ def test_select_motifs_prefers_cluster_specific_high_scores():
     z[3:, 0] = 1.0  # weaker in cluster 1
     labels = np.array([0, 0, 0, 1, 1, 1])
     assert select_motifs(z, labels, 2).tolist() == [2, 0]
+
+
+def test_unknown_color_by_fails_before_any_work(cells_file, tmp_path):
+    from stepcli import run_step
+
+    path, _ = cells_file
+    out = tmp_path / "o"
+    res = run_step("analyze", "--cells", path, "--out", out, "--color-by", "nosuch")
+    assert res.rc == 2
+    assert "--color-by: no obs column 'nosuch'" in res.error_line()
+    assert not out.exists()
+
+
+def test_more_clusters_than_cells_is_a_usage_error(cells_file, tmp_path):
+    from stepcli import run_step
+
+    path, _ = cells_file
+    res = run_step("analyze", "--cells", path, "--out", tmp_path / "o", "--n-clusters", "1000", "--no-umap")
+    assert res.rc == 2
+    assert "--n-clusters 1000 is more than the 400 cells" in res.error_line()
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("resolution", ["50", "1000"])
+def test_high_resolution_finishes(cells_file, tmp_path, resolution):
+    """Leiden runs a bounded number of iterations: a huge resolution ends (many small clusters)."""
+    from stepcli import run_step
+
+    path, _ = cells_file
+    out = tmp_path / "o"
+    res = run_step("analyze", "--cells", path, "--out", out, "--resolution", resolution, "--no-umap",
+                   timeout=120)
+    assert res.rc == 0, res.stderr
+    n = pd.read_csv(out / "clusters.tsv", sep="\t")["cluster"].nunique()
+    assert n > 20
+
+
+def test_rerun_replaces_outputs_as_a_unit(cells_file, tmp_path):
+    path, _ = cells_file
+    out = tmp_path / "o"
+    analyze_cells(path, out, n_clusters=4, n_neighbors=15, umap=False)
+    first = (out / "clusters.tsv").read_text()
+    analyze_cells(path, out, n_clusters=3, n_neighbors=15, umap=False)
+    assert (out / "clusters.tsv").read_text() != first
+    assert sorted(p.name for p in out.iterdir()) == ["cells.h5ad", "clusters.tsv"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
