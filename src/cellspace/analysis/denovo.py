@@ -50,10 +50,6 @@ def decode_many(codes: np.ndarray, length: int) -> np.ndarray:
     return np.array(["".join(r) for r in BASES[digits]], dtype=object)
 
 
-def lmer_digits(codes: np.ndarray, length: int) -> np.ndarray:
-    return ((np.asarray(codes, np.int64)[:, None] >> (2 * np.arange(length - 1, -1, -1))) & 3).astype(np.int8)
-
-
 def embed_lmers(model: CellSpaceModel, codes: np.ndarray, length: int, chunk: int = 1 << 17) -> np.ndarray:
     """(n, dim) mean k-mer vectors of L-mers (not normalised)."""
     k = model.k

@@ -149,15 +149,6 @@ def snn_graph(knn: KNN, prune: float = DEFAULT_PRUNE) -> sp.csr_matrix:
     return shared
 
 
-def knn_connectivities(knn: KNN) -> sp.csr_matrix:
-    """Symmetric binary kNN graph (union of directed edges, self excluded)."""
-    a = knn.adjacency().tolil()
-    a.setdiag(0)
-    a = a.tocsr()
-    a.eliminate_zeros()
-    return ((a + a.T) > 0).astype(np.float32).tocsr()
-
-
 def neighbors(
     adata,
     n_neighbors: int = 20,

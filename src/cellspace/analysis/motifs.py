@@ -188,30 +188,6 @@ def motif_scores_for_cells(
     return out
 
 
-def score_motifs(
-    adata,
-    model: CellSpaceModel,
-    motifs: Sequence[Motif],
-    use_rep: str = "X_cellspace",
-    method: str = DEFAULT_METHOD,
-    key_added: str = "X_motifs",
-    **kwargs,
-):
-    """Score motifs for the cells of ``adata``; writes ``obsm[key_added]`` (z-scores) and
-    ``uns[key_added]`` (motif ids, names) and returns the cells x motifs AnnData."""
-    from cellspace.analysis.validate import embedding_of
-
-    scores = motif_scores_for_cells(model, motifs, embedding_of(adata, use_rep), adata.obs_names,
-                                    method=method, **kwargs)
-    adata.obsm[key_added] = np.asarray(scores.X)
-    adata.uns[key_added] = {
-        "motif_ids": np.asarray(scores.var_names, dtype=str),
-        "names": scores.var["name"].to_numpy(dtype=str),
-        "method": method,
-    }
-    return scores
-
-
 def group_means(z: np.ndarray, groups: Sequence | np.ndarray, motif_index: Sequence[str]) -> pd.DataFrame:
     """Mean z-score per group (rows: groups, columns: motifs)."""
     g = pd.Series(np.asarray(groups).astype(str))

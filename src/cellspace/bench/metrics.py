@@ -221,12 +221,6 @@ def _silhouette_from_sums(sums: np.ndarray, own: np.ndarray, counts: np.ndarray)
     return np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def silhouette_samples_from_sums(sums: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Public wrapper: silhouettes from per-group distance sums (see module docstring)."""
-    counts = np.bincount(codes, minlength=n_groups).astype(float)
-    return _silhouette_from_sums(sums, codes, counts)
-
-
 # --------------------------------------------------------------------------- partitions
 def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Contingency table of two integer-coded partitions (rows: a, columns: b)."""
