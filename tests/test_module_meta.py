@@ -85,7 +85,7 @@ def test_meta_yml_channels_match_the_module(module: Path):
     meta_in = [[next(iter(e)) for e in ch] for ch in meta.get("input", [])]
     assert meta_in == declared_in
     declared_out = {emit: [_key(name) for _, name in elems] for emit, elems in outputs(module).items()}
-    meta_out = {next(iter(ch)): [next(iter(e)) for e in next(iter(ch.values()))] for ch in meta["output"]}
+    meta_out = {next(iter(ch)): [_key(next(iter(e))) for e in next(iter(ch.values()))] for ch in meta["output"]}
     assert meta_out == declared_out
 
 
