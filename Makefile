@@ -25,7 +25,7 @@ $(NXF): scripts/install-nextflow
 	bash scripts/install-nextflow
 
 demo: install nextflow
-	$(NXF) run . -profile test,local --outdir $(OUTDIR)
+	$(NXF) run . -profile demo,local --outdir $(OUTDIR)
 
 test: install nextflow
 	$(PY) -m pytest

@@ -20,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NXF = ROOT / ".nextflow-bin" / "nextflow"
-PROFILES = ["test", "test_full", "local", "docker", "podman", "singularity", "apptainer", "slurm",
-            "awsbatch", "google", "k8s"]
+PROFILES = ["test", "demo", "test_full", "local", "docker", "podman", "singularity", "apptainer",
+            "slurm", "awsbatch", "google", "k8s"]
 
 needs_nextflow = pytest.mark.skipif(
     not NXF.exists(), reason="Nextflow not installed: run `bash scripts/install-nextflow`"
@@ -76,7 +76,7 @@ def test_samplesheet_columns_agree():
     assert header == cols
 
 
-@pytest.mark.parametrize("name", ["samplesheet_test.csv"])
+@pytest.mark.parametrize("name", ["samplesheet_test.csv", "samplesheet_demo.csv"])
 def test_test_samplesheet_files_exist(name):
     sheet = ROOT / "assets" / name
     with open(sheet) as fh:
