@@ -60,7 +60,7 @@ def test_raw_space_removes_an_additive_shift_that_the_unit_space_only_reduces():
     q = batch == "q"
     err = {}
     for space in ("raw", "unit"):
-        out, _ = integrate_embedding(shifted, batch, "r", space=space)
+        out, _ = integrate_embedding(shifted, batch, "r", space=space, center=True)
         err[space] = float(np.median(np.linalg.norm(out[q] - truth[q], axis=1)))
     before = float(np.median(np.linalg.norm(l2_normalize(shifted[q].astype(np.float32)) - truth[q], axis=1)))
     assert err["raw"] < 0.25 * before
@@ -128,3 +128,36 @@ def test_cli_integrate_method_options_are_usage_errors(tmp_path, capsys, extra, 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "int.h5ad").exists()
+
+
+@pytest.fixture(scope="module")
+def donor_events():
+    """A small simulation whose donors open their own events (independent of sequence), trained."""
+    from cellspace.analysis.synthetic import trained_simulation
+
+    _, _, adata = trained_simulation(seed=0, epochs=20, donor_effect_sign="open", donor_effect=2.0)
+    return adata
+
+
+@pytest.mark.parametrize("method", ["anchors", "harmony"])
+def test_integration_of_donor_specific_events_keeps_cell_types(donor_events, method):
+    from cellspace.bench.mixing import kmeans_ari, knn_entropy
+
+    adata = donor_events.copy()
+    y, b = adata.obs["cell_type"].astype(str).to_numpy(), adata.obs["donor"].astype(str).to_numpy()
+    integrate(adata, "donor", "donor1" if method == "anchors" else None, method=method)
+    x, out = adata.obsm["X_cellspace"], adata.obsm["X_cellspace_integrated"]
+    assert kmeans_ari(out, y) >= kmeans_ari(x, y) - 0.05
+    assert knn_entropy(out, b, y) > knn_entropy(x, b, y) + 0.05
+
+
+def test_score_filter_removes_anchors_between_different_cell_types(donor_events):
+    y = donor_events.obs["cell_type"].astype(str).to_numpy()
+    b = donor_events.obs["donor"].astype(str).to_numpy()
+    x = donor_events.obsm["X_cellspace"]
+    wrong = {}
+    for min_score in (0.0, 0.6):
+        _, anchors = integrate_embedding(x, b, "donor1", min_score=min_score)
+        pairs = [y[b == "donor1"][a.ref] != y[b == q][a.query] for q, a in anchors.items()]
+        wrong[min_score] = float(np.mean(np.concatenate(pairs)))
+    assert wrong[0.6] < wrong[0.0]

@@ -82,7 +82,7 @@ def test_anchor_correction_removes_an_added_batch_shift():
     adata.obsm["X_shifted"] = x.astype(np.float32)
     y = adata.obs["cell_type"].astype(str).to_numpy()
     before = integration_metrics(adata.obsm["X_shifted"], batch, y)
-    integrate(adata, "dataset", names[0], use_rep="X_shifted", key_added="X_int")
+    integrate(adata, "dataset", names[0], use_rep="X_shifted", key_added="X_int", space="raw", center=True)
     after = integration_metrics(adata.obsm["X_int"], batch, y)
     assert after["batch_asw"] >= before["batch_asw"] + 0.15
     assert after["kbet"] >= before["kbet"] + 0.1

@@ -50,3 +50,14 @@ def test_bad_parameters_fail_with_one_line(cells_file, tmp_path, args, code, mes
     assert res.rc == code
     assert message in res.error_line()
     assert not out.is_file()
+
+
+def test_step_defaults_are_the_anchor_defaults():
+    from dataclasses import fields
+
+    from cellspace.analysis.integrate import AnchorParams
+    from cellspace.steps.integrate import IntegrateParams
+
+    step = {f.name: f.default for f in fields(IntegrateParams)}
+    for f in fields(AnchorParams):
+        assert step[f.name] == f.default, f.name

@@ -26,7 +26,7 @@ benchmark's metrics.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -71,9 +71,11 @@ def find_anchors(
     k_score: int = 30,
     ref_filter: np.ndarray | None = None,
     query_filter: np.ndarray | None = None,
+    min_score: float = 0.0,
 ) -> Anchors:
     """Mutual-nearest-neighbour anchors between ``ref`` and ``query`` (unit-norm rows), filtered
-    and scored as Seurat's ``FindIntegrationAnchors``."""
+    and scored as Seurat's ``FindIntegrationAnchors``; anchors whose shared-neighbour score is
+    below ``min_score`` times the median score are dropped before the scores are rescaled."""
     n_r, n_q = len(ref), len(query)
     ka = min(k_anchor, n_r, n_q)
     r2q, _ = knn_between(ref, query, ka, metric="euclidean")
@@ -93,6 +95,10 @@ def find_anchors(
         a_r, a_q = a_r[keep], a_q[keep]
         log.debug("%d anchors after filtering (k_filter = %d)", len(a_r), kf)
     raw = _shared_neighbour_scores(ref, query, a_r, a_q, k_score)
+    if min_score > 0 and len(raw):
+        keep = raw >= min_score * np.median(raw)
+        a_r, a_q, raw = a_r[keep], a_q[keep], raw[keep]
+        log.debug("%d anchors with a score >= %.2f x the median", len(a_r), min_score)
     return Anchors(ref=a_r, query=a_q, score=_rescale(raw), raw_score=raw)
 
 
@@ -150,35 +156,70 @@ def correct_query(ref: np.ndarray, query: np.ndarray, anchors: Anchors, k_weight
     return query - np.einsum("ij,ijd->id", w, diff[idx])
 
 
+@dataclass(frozen=True)
+class AnchorParams:
+    """Parameters of the anchor correction (defaults measured in ``docs/benchmarks.md``)."""
+
+    k_anchor: int = 5  # neighbours each way for mutual-neighbour anchors
+    k_filter: int | None = 200  # anchor filter neighbourhood (None or 0: no filter)
+    k_score: int = 30  # neighbourhoods of the shared-neighbour anchor score
+    k_weight: int = 300  # anchors per query cell in the correction
+    sd: float = 1.0  # bandwidth of the Gaussian anchor weighting
+    min_score: float = 0.6  # drop anchors scoring below this fraction of the median score
+    center: bool = False  # remove each batch's mean vector before the anchor search
+    space: str = "unit"  # correction on L2-normalised ("unit") or trained ("raw") vectors
+
+    def validate(self) -> AnchorParams:
+        for name in ("k_anchor", "k_score", "k_weight"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.k_filter is not None and self.k_filter < 0:
+            raise ParameterError(f"k_filter must be >= 0, got {self.k_filter}")
+        if self.sd <= 0:
+            raise ParameterError(f"sd must be > 0, got {self.sd}")
+        if not 0 <= self.min_score < 1:
+            raise ParameterError(f"min_score must be in [0, 1), got {self.min_score}")
+        if self.space not in SPACES:
+            raise ParameterError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
+        return self
+
+
+def anchor_params(params: AnchorParams | None = None, **overrides) -> AnchorParams:
+    """``params`` (default :class:`AnchorParams`) with ``overrides``, checked."""
+    unknown = sorted(set(overrides) - {f.name for f in fields(AnchorParams)})
+    if unknown:
+        raise ParameterError(f"unknown anchor parameter(s): {', '.join(unknown)}")
+    return replace(params or AnchorParams(), **overrides).validate()
+
+
 def integrate_embedding(
     x: np.ndarray,
     batches: np.ndarray,
     reference: str,
-    k_anchor: int = 5,
-    k_filter: int | None = 200,
-    k_score: int = 30,
-    k_weight: int = 100,
-    sd: float = 1.0,
-    center: bool = True,
-    space: str = "raw",
+    params: AnchorParams | None = None,
+    **overrides,
 ) -> tuple[np.ndarray, dict[str, Anchors]]:
     """Correct every non-reference batch towards the reference; returns (vectors, anchors).
 
-    Anchors and anchor neighbourhoods are searched on L2-normalised vectors; with ``center``
-    (default) each batch's mean vector is removed first, which plays the part of Seurat's CCA: a
-    global shift between batches no longer biases which cells pair up. The correction (anchor
-    differences, their weighted mean, its subtraction) works on the vectors as trained with
-    ``space="raw"`` (default; as Seurat corrects expression, not its normalised profile) or on
-    the L2-normalised vectors with ``space="unit"``. The output is L2-normalised.
+    ``overrides`` replace fields of ``params`` (default :class:`AnchorParams`). Anchors and
+    anchor neighbourhoods are searched on L2-normalised vectors, after removing each batch's
+    mean vector with ``center`` (off by default: with batches of different cell-type
+    compositions the means differ by composition, and centring then pairs cells of different
+    types). The correction (anchor differences, their weighted mean, its subtraction) works on
+    the L2-normalised vectors (``space="unit"``, default: cell-vector norms vary several-fold
+    and carry no cell type, so differences of trained vectors pull short vectors across types)
+    or on the vectors as trained (``"raw"``, which removes an additive shift of the trained
+    vectors exactly). The output is L2-normalised.
     """
+    p = anchor_params(params, **overrides)
+    k_anchor, k_filter, k_score, k_weight, sd = p.k_anchor, p.k_filter or None, p.k_score, p.k_weight, p.sd
+    center, space = p.center, p.space
     batches = np.asarray(batches).astype(str)
     names = list(pd.unique(batches))
     if reference not in names:
         raise ParameterError(f"reference batch {reference!r} not found (batches: {', '.join(names)})")
     if len(names) < 2:
         raise ParameterError("only one batch: nothing to integrate")
-    if space not in SPACES:
-        raise ParameterError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
     if space == "raw":
         base = np.asarray(x, dtype=np.float64)
     else:
@@ -194,7 +235,7 @@ def integrate_embedding(
         q_idx = np.flatnonzero(batches == b)
         q = base[q_idx]
         q_space = _anchor_space(q, center)
-        anchors = find_anchors(ref_space, q_space, k_anchor, k_filter, k_score)
+        anchors = find_anchors(ref_space, q_space, k_anchor, k_filter, k_score, min_score=p.min_score)
         log.info("batch %s: %d cells, %d anchors with %s", b, len(q_idx), len(anchors), reference)
         if len(anchors) == 0:
             raise ParameterError(f"no anchors between batch {b!r} and the reference {reference!r}")
@@ -228,8 +269,8 @@ def integrate(
     **kwargs,
 ) -> dict[str, Anchors]:
     """Batch correction of ``adata.obsm[use_rep]`` into ``obsm[key_added]`` (+ uns params):
-    Seurat-style anchors towards ``reference`` (``method="anchors"``, keyword arguments of
-    :func:`integrate_embedding`) or Harmony (``"harmony"``, no reference); returns the anchors
+    Seurat-style anchors towards ``reference`` (``method="anchors"``; ``params=AnchorParams``
+    and/or its fields as keyword arguments) or Harmony (``"harmony"``, no reference); returns the anchors
     (empty for Harmony)."""
     from cellspace.analysis.validate import embedding_of, obs_column
 
@@ -249,10 +290,11 @@ def integrate(
     else:
         if reference is None:
             raise ParameterError("anchor integration needs a reference batch")
-        adata.obsm[key_added], anchors = integrate_embedding(x, batches, str(reference), **kwargs)
+        params = anchor_params(kwargs.pop("params", None), **kwargs)
+        adata.obsm[key_added], anchors = integrate_embedding(x, batches, str(reference), params)
         info = {"method": "anchors (Seurat v3 style)", "reference": str(reference),
                 "n_anchors": {str(b): int(len(a)) for b, a in anchors.items()},
-                **{k: (-1 if v is None else v) for k, v in kwargs.items()}}
+                **{k: (-1 if v is None else v) for k, v in asdict(params).items()}}
     adata.uns["integration"] = {"use_rep": use_rep, "batch_key": batch_key, **info}
     return anchors
 

@@ -42,14 +42,17 @@ class IntegrateParams:
     k_anchor: int = field(default=5, metadata=doc("neighbours for mutual-neighbour anchors"))
     k_filter: int = field(default=200, metadata=doc("neighbours for anchor filtering (0: none)"))
     k_score: int = field(default=30, metadata=doc("neighbours for shared-neighbour anchor scores"))
-    k_weight: int = field(default=100, metadata=doc("anchors per query cell in the correction"))
+    k_weight: int = field(default=300, metadata=doc("anchors per query cell in the correction"))
     sd: float = field(default=1.0, metadata=doc("bandwidth of the Gaussian anchor weighting"))
-    center: bool = field(default=True, metadata=doc(
-        "find anchors on the vectors as they are, without removing each batch's mean vector first "
-        "(the default removal keeps a global batch shift from biasing anchors)", flag="--no-center"))
-    space: str = field(default="raw", metadata=doc(
-        "vectors the anchor differences are taken and applied in: 'raw' = the embedding as trained "
-        "(an additive batch shift is removed exactly), 'unit' = L2-normalised", choices=("raw", "unit")))
+    min_score: float = field(default=0.6, metadata=doc(
+        "drop anchors whose shared-neighbour score is below this fraction of the median score "
+        "(anchors between different cell types score low; 0: keep all)"))
+    center: bool = field(default=False, metadata=doc(
+        "remove each batch's mean vector before the anchor search (helps against a global shift of "
+        "the trained vectors; pairs cell types wrongly when the batches' compositions differ)"))
+    space: str = field(default="unit", metadata=doc(
+        "vectors the anchor differences are taken and applied in: 'unit' = L2-normalised (default), "
+        "'raw' = the embedding as trained (removes an additive shift exactly)", choices=("raw", "unit")))
     anchors: Path | None = field(default=None, metadata=doc("also write the anchor table (TSV) here"))
     label_key: str | None = field(default=None, metadata=doc(
         "obs column of cell types: log batch ASW, kBET and ARI before/after (stored in "
@@ -63,6 +66,8 @@ class IntegrateParams:
             raise ParameterError(f"--k-filter must be >= 0, got {self.k_filter}")
         if not self.sd > 0:
             raise ParameterError(f"--sd must be > 0, got {self.sd}")
+        if not 0 <= self.min_score < 1:
+            raise ParameterError(f"--min-score must be in [0, 1), got {self.min_score}")
         if self.method == "anchors" and self.reference is None:
             raise ParameterError("--reference is required with --method anchors")
         if self.method == "harmony" and self.reference is not None:
@@ -111,7 +116,8 @@ def integrate_cells(p: IntegrateParams):
         raise ParameterError(f"--reference {p.reference!r} is no value of obs[{p.batch_key!r}] "
                              f"(values: {', '.join(sorted(set(batches))[:10])})")
     anchor_params = dict(k_anchor=p.k_anchor, k_filter=p.k_filter or None, k_score=p.k_score,
-                         k_weight=p.k_weight, sd=p.sd, center=p.center, space=p.space)
+                         k_weight=p.k_weight, sd=p.sd, min_score=p.min_score, center=p.center,
+                         space=p.space)
     anchors = integrate(adata, p.batch_key, p.reference, method=p.method, use_rep=p.use_rep,
                         key_added=p.key_added, **(anchor_params if p.method == "anchors" else {}))
     if p.label_key is not None:
