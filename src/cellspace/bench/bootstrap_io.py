@@ -3,8 +3,8 @@
 A chunk folder holds ``meta.json`` (settings, methods, data fingerprint, replicate range),
 ``scores_replicates.tsv``, ``per_label_replicates.tsv`` and ``observed.tsv``. The report
 folder holds the merged replicate tables plus ``summary.tsv`` (per method and score: observed,
-mean, percentile CI), ``pairwise.tsv`` (differences, CIs, CI-inversion p-values, BH-adjusted
-p-values), ``per_label_summary.tsv`` and the figures ``scores.png``, ``pvalues_<score>.png``
+replicate mean, bias, interval of the resampling scheme), ``pairwise.tsv`` (differences, their
+intervals, CI-inversion p-values, BH-adjusted p-values), ``per_label_summary.tsv`` and the figures ``scores.png``, ``pvalues_<score>.png``
 and ``per_label_batch.png``. Floats are written in round-trip precision so a merge of chunks
 gives byte-identical tables to a single run.
 """
