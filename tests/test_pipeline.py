@@ -407,3 +407,26 @@ def test_pipeline_in_the_image(tmp_path):
     versions = (outdir / "pipeline_info" / "software_versions.yml").read_text()
     reported = set(re.findall(r'^\s+python: "(.+)"$', versions, re.M))
     assert reported == {image_python}, (reported, image_python)
+
+
+@pytest.mark.nextflow
+@needs_nextflow
+def test_query_datasets_are_mapped_into_the_trained_model(tmp_path):
+    """--query: the query rows are prepared and mapped (real run, tiny training)."""
+    anndata = pytest.importorskip("anndata")
+    data = ROOT / "assets" / "test_data"
+    query = tmp_path / "query.csv"
+    query.write_text(
+        "dataset,format,matrix,sequences,h5ad,tenx_dir,fragments,peaks,genome,batch_key,cells,obs\n"
+        f"q1,h5ad,,,{data / 'sim2.h5ad'},,,,,,,\n"
+    )
+    outdir = tmp_path / "results"
+    _nextflow(["run", str(ROOT), "-profile", "test,local", "--query", str(query), "--outdir",
+               str(outdir), "--epochs", "1", "--skip_motifs", "true", "--skip_analyze", "true",
+               "--skip_denovo", "true"], tmp_path)
+    mapped = anndata.read_h5ad(outdir / "mapped" / "query" / "cells.h5ad")
+    q = anndata.read_h5ad(outdir / "prepared_query" / "q1.h5ad")
+    assert list(mapped.obs_names) == list(q.obs_names)
+    trained = anndata.read_h5ad(outdir / "cellspace" / "cellspace" / "cells.h5ad")
+    assert mapped.obsm["X_cellspace"].shape[1] == trained.obsm["X_cellspace"].shape[1]
+    assert mapped.uns["cellspace"]["run_id"] == trained.uns["cellspace"]["run_id"]

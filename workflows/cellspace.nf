@@ -3,6 +3,8 @@
  */
 
 include { PREPARE_DATASET             } from '../modules/local/prepare_dataset/main'
+include { PREPARE_DATASET as PREPARE_QUERY } from '../modules/local/prepare_dataset/main'
+include { MAP_CELLS                   } from '../modules/local/map_cells/main'
 include { SELECT_FEATURES             } from '../modules/local/select_features/main'
 include { TRAIN_CELLSPACE             } from '../modules/local/train_cellspace/main'
 include { EXPORT                      } from '../modules/local/export/main'
@@ -21,6 +23,7 @@ include { REPORT                      } from '../modules/local/report/main'
 workflow CELLSPACE {
     take:
     ch_samplesheet   // channel: [meta, data, sequences, genome, peaks, cells, obs] one per dataset
+    ch_query         // channel: the same, one per query dataset to map (empty without --query)
 
     main:
     if (params.integrate_batch_key && !params.integrate_reference) {
@@ -60,6 +63,22 @@ workflow CELLSPACE {
     def train_opts = params.subMap(train_keys)
     TRAIN_CELLSPACE(ch_train_input, train_opts)
     ch_versions = ch_versions.mix(TRAIN_CELLSPACE.out.versions)
+
+    //
+    // 3b. With --query: prepare the query datasets and map their cells into the trained model
+    //     (k-mer and n-gram rows frozen)
+    //
+    if (params.query) {
+        PREPARE_QUERY(ch_query, blacklist, [tile_size: params.tile_size, min_fragments: params.min_fragments])
+        ch_versions = ch_versions.mix(PREPARE_QUERY.out.versions)
+        ch_query_h5ads = PREPARE_QUERY.out.h5ad
+            .toSortedList { a, b -> a[0].id <=> b[0].id }
+            .map { rows -> [rows.collect { it[1] }] }
+        MAP_CELLS(TRAIN_CELLSPACE.out.model
+            .combine(ch_query_h5ads)
+            .map { meta, model, files -> [[id: 'query', model: meta.id], model, files] })
+        ch_versions = ch_versions.mix(MAP_CELLS.out.versions)
+    }
 
     //
     // 4. Export the model for the CellSpace R package

@@ -176,6 +176,25 @@ def make_dataset(
     )
 
 
+def subset_cells(dataset: Dataset, cells: np.ndarray, name: str | None = None) -> Dataset:
+    """The dataset restricted to ``cells`` (indices or a boolean mask), its events accessible in
+    none of them dropped."""
+    idx = np.flatnonzero(cells) if np.asarray(cells).dtype == bool else np.asarray(cells, dtype=np.int64)
+    events = dataset.events[:, idx]
+    return make_dataset(
+        name or dataset.name,
+        events.T.tocsr(),
+        dataset.sequences,
+        cell_ids=dataset.cell_ids[idx],
+        event_ids=dataset.event_ids,
+        obs=dataset.obs.iloc[idx].reset_index(drop=True),
+        var=None if dataset.var is None else dataset.var.reset_index(drop=True),
+        batch_key=dataset.batch_key,
+        source=dataset.source,
+        k=int(dataset.sequences.lengths.min()) if len(dataset.sequences) else 1,
+    )
+
+
 @dataclass
 class TrainingData:
     """All datasets combined: global CSR over events x global cells, plus bookkeeping."""

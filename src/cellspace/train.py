@@ -359,6 +359,8 @@ def run_training(
     progress: bool | None = None,
     on_epoch: ProgressCallback | None = None,
     centre: np.ndarray | None = None,
+    centre_target: np.ndarray | None = None,
+    initial: TrainState | None = None,
     on_state: Callable[[TrainState], None] | None = None,
 ) -> TrainState:
     """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs.
@@ -367,8 +369,10 @@ def run_training(
     :mod:`cellspace.negatives` for building others. ``centre`` (a group id per cell; default
     unless ``params.no_centre``: :func:`cellspace.negatives.negative_groups`) moves each group's
     mean cell row onto the mean of all cell rows after every chunk of examples
-    (:func:`centre_groups`). ``on_state`` is called with the state after every epoch (e.g. to
-    keep snapshots of the cell rows).
+    (:func:`centre_groups`), or onto ``centre_target`` when given. ``initial`` replaces the
+    random table (e.g. a trained model's k-mer and bucket rows, with
+    ``params.freeze_sequence_rows`` to map new cells). ``on_state`` is called with the state
+    after every epoch (e.g. to keep snapshots of the cell rows).
     """
     params.validate()
     if negatives is None:
@@ -382,7 +386,7 @@ def run_training(
         centre = np.asarray(centre, dtype=np.int64)
         if centre.shape != (data.n_cells,) or centre.min() < 0:
             raise ParameterError(f"centre needs one nonnegative group id per cell ({data.n_cells})")
-        if int(centre.max()) == 0:
+        if int(centre.max()) == 0 and centre_target is None:
             centre = None  # one group: nothing to centre
     corpus = build_corpus(data, params)
     log_memory(log, "corpus arrays")
@@ -392,6 +396,10 @@ def run_training(
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, params, fingerprint)
         log.info("resuming from %s at epoch %d", checkpoint, state.epoch)
+    elif initial is not None:
+        if initial.n_cells != data.n_cells or initial.params is not params:
+            raise ParameterError("the initial state is for other data or parameters")
+        state = initial
     else:
         release_free_memory()  # what reading the inputs freed, before the largest allocation
         state = init_state(params, data.n_cells)
@@ -420,7 +428,8 @@ def run_training(
             stop = min(n_examples, start + chunk)
             _core.train_range(config, key, start, stop, epoch * n_examples)
             if centre is not None:
-                centre_groups(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim], centre)
+                centre_groups(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim], centre,
+                              centre_target)
             if bar is not None:
                 bar.update(stop - start)
         elapsed = time.perf_counter() - t0
@@ -452,8 +461,9 @@ def run_training(
     return state
 
 
-def centre_groups(cells: np.ndarray, groups: np.ndarray) -> None:
-    """In place: shift each group's cell rows so that its mean is the mean over all cells.
+def centre_groups(cells: np.ndarray, groups: np.ndarray, target: np.ndarray | None = None) -> None:
+    """In place: shift each group's cell rows so that its mean is the mean over all cells
+    (or ``target``).
 
     Within a negative group the loss only compares cells of that group, so a vector added
     to all of a group's rows costs (to first order) nothing: no loss term holds it (docs/design.md,
@@ -464,7 +474,7 @@ def centre_groups(cells: np.ndarray, groups: np.ndarray) -> None:
     onehot = sp.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(n, len(groups)))
     sums = np.asarray(onehot @ cells.astype(np.float64))
     means = sums / np.maximum(counts, 1.0)[:, None]
-    overall = sums.sum(axis=0) / max(counts.sum(), 1.0)
+    overall = sums.sum(axis=0) / max(counts.sum(), 1.0) if target is None else np.asarray(target, np.float64)
     cells -= (means - overall).astype(np.float32)[groups]
 
 

@@ -260,9 +260,15 @@ workflow PIPELINE_INITIALISATION {
     def rows = parseSamplesheet(input.toString(), params.min_fragments)
     log.info("cellspace-nf ${workflow.manifest.version}: ${rows.size()} dataset(s): ${rows.collect { it[0].id }.join(', ')}")
     ch_samplesheet = Channel.fromList(rows)
+    def query_rows = params.query ? parseSamplesheet(params.query.toString(), params.min_fragments) : []
+    def clash = query_rows.collect { it[0].id }.intersect(rows.collect { it[0].id })
+    if (clash) error("--query ${params.query}: dataset name(s) ${clash.join(', ')} also in --input; give the query datasets other names")
+    if (query_rows) log.info("mapping ${query_rows.size()} query dataset(s) into the trained model: ${query_rows.collect { it[0].id }.join(', ')}")
+    ch_query = Channel.fromList(query_rows)
 
     emit:
     samplesheet = ch_samplesheet   // [meta, data, sequences, genome, peaks, cells, obs]
+    query       = ch_query         // the same, of the --query samplesheet (empty without it)
 }
 
 def completionSummary() {

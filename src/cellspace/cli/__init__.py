@@ -24,6 +24,7 @@ SUBCOMMANDS: list[str] = [
     "steps.prepare_dataset",
     "steps.select_features",
     "steps.train_cellspace",
+    "steps.map_cells",
     "embed",
     "steps.export",
     "import_",
