@@ -59,11 +59,17 @@ def main() -> None:
     args = ap.parse_args()
 
     from cellspace.analysis.clustering import cluster_embedding
-    from cellspace.analysis.denovo_step import run_denovo
-    from cellspace.analysis.motif_step import run_motifs
     from cellspace.steps.analyze import AnalyzeParams, analyze
+    from cellspace.steps.denovo import DenovoParams, denovo
     from cellspace.steps.integrate import IntegrateParams, integrate_cells
+    from cellspace.steps.motifs import MotifsParams, motifs
     from cellspace.steps.trajectory import TrajectoryParams, trajectory
+
+    def run_motifs(model, cells, out, **kw):
+        return motifs(MotifsParams(model=Path(model), cells=Path(cells), out=Path(out), **kw))
+
+    def run_denovo(model, cells, out, **kw):
+        return denovo(DenovoParams(model=Path(model), cells=Path(cells), out=Path(out), **kw))
 
     def analyze_cells(cells, out, **kw):
         return analyze(AnalyzeParams(cells=Path(cells), out=Path(out), **kw))

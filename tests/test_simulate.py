@@ -227,7 +227,7 @@ def test_default_tf_pool_loads_offline_fast_without_near_duplicates():
     pool = load_pool()
     assert time.perf_counter() - t0 < 3.0
     assert len(pool) >= 15 and {m.name for m in pool} <= set(DEFAULT_TF_POOL)
-    assert {m.matrix_id for m in pool} <= set(DEFAULT_TF_POOL.values())
+    assert {m.id for m in pool} <= set(DEFAULT_TF_POOL.values())
     sims = [motif_similarity(a, b) for i, a in enumerate(pool) for b in pool[i + 1 :]]
     assert max(sims) <= 0.85
     assert motif_similarity(pool[0], pool[0]) > 0.99

@@ -124,6 +124,10 @@ class CellSpaceModel:
             raise InputError(f"not a CellSpace model file ({e})", path) from None
         except KeyError as e:
             raise InputError(f"not a CellSpace model file (missing {e})", path) from None
+        for what, vectors in (("k-mer", model.kmer_vectors), ("cell", model.cell_vectors)):
+            bad = int((~np.isfinite(vectors)).any(axis=1).sum())
+            if bad:
+                raise InputError(f"{bad} {what} vector(s) hold NaN or infinite values", path)
         if model.kmer_vectors.shape[0] != n_kmer_rows(model.k):
             raise InputError(
                 f"model has {model.kmer_vectors.shape[0]} k-mer rows, expected {n_kmer_rows(model.k)} for k = {model.k}",

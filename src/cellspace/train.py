@@ -395,6 +395,9 @@ def run_training(
     fingerprint = data_fingerprint(data) if uses_checkpoint else ""
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, params, fingerprint)
+        if state.epoch > params.epochs:
+            raise ParameterError(f"--resume: {checkpoint} is at epoch {state.epoch}, beyond --epochs "
+                                 f"{params.epochs}; raise --epochs or train into a new --out")
         log.info("resuming from %s at epoch %d", checkpoint, state.epoch)
     elif initial is not None:
         if initial.n_cells != data.n_cells or initial.params is not params:

@@ -76,6 +76,8 @@ def import_tsv(path: str | Path, *, k: int | None = None, cell_ids: list[str] | 
         if len(codes) != k or (codes > 3).any():
             raise InputError(f"line {i + 1}: {name!r} is neither a {k}-mer nor {CELL_PREFIX}<i>", path)
         row = int(table[int(codes.astype(np.int64) @ weights)])
+        if seen[row]:
+            raise InputError(f"line {i + 1}: k-mer {name!r} (or its reverse complement) is listed twice", path)
         kmer_vectors[row] = values[i]
         seen[row] = True
     cell_nums = np.array([int(m.group(1)) for m in cell_match if m is not None], dtype=np.int64)

@@ -107,3 +107,12 @@ def test_table_larger_than_memory_is_a_usage_error(sim_h5ads, tmp_path):
     assert res.rc == 2
     assert "needs about" in res.error_line() and "GB of memory" in res.error_line()
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_beyond_epochs_is_refused_and_keeps_outputs(trained, sim_h5ads):
+    before = snapshot(trained)
+    res = run_step("train_cellspace", *_inputs(sim_h5ads), "--out", trained, *FAST_TRAIN, "--epochs", "1",
+                   "--checkpoint-every", "1", "--resume")
+    assert res.rc == 2
+    assert "beyond --epochs 1" in res.error_line()
+    assert snapshot(trained) == before

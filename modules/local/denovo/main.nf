@@ -19,7 +19,7 @@ process DENOVO {
     prefix   = task.ext.prefix ?: "${meta.id}"
 
     """
-    cellspace denovo \\
+    denovo.py \\
         --model ${model} \\
         --cells ${cells} \\
         --out ${prefix} \\

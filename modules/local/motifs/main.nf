@@ -18,7 +18,7 @@ process MOTIFS {
     def args = task.ext.args ?: ''
     prefix   = task.ext.prefix ?: "${meta.id}"
     """
-    cellspace motifs \\
+    motifs.py \\
         --model ${model} \\
         --cells ${cells} \\
         --out ${prefix} \\

@@ -345,3 +345,19 @@ def cluster(
         }
     }
     return labels
+
+
+def summary_groups(adata, groupby: str | None, use_rep: str = "X_cellspace", seed: int = 0) -> tuple[str, np.ndarray]:
+    """The grouping of cells for per-group summaries: ``groupby``, a clustering or label column
+    present (:data:`~cellspace.analysis.validate.CLUSTER_COLUMNS`, then
+    :data:`~cellspace.analysis.validate.LABEL_COLUMNS`), or fresh Leiden clusters."""
+    from cellspace.analysis.validate import CLUSTER_COLUMNS, LABEL_COLUMNS, embedding_of, obs_column
+
+    if groupby is not None:
+        obs_column(adata, groupby, "column for --groupby")
+        return groupby, adata.obs[groupby].astype(str).to_numpy()
+    for key in CLUSTER_COLUMNS + LABEL_COLUMNS:
+        if key in adata.obs.columns:
+            return key, adata.obs[key].astype(str).to_numpy()
+    labels = cluster_embedding(embedding_of(adata, use_rep), seed=seed)
+    return "leiden", labels.astype(str)

@@ -394,3 +394,35 @@ def recovered_tfs(result: DenovoResult, planted: Sequence[str], top: int = 2) ->
         if m.matches is not None:
             names |= {str(n).upper() for n in m.matches["target_name"].iloc[:top]}
     return {tf: tf.upper() in names for tf in planted}
+
+
+def smooth_cells(x: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Each cell replaced by the mean of its ``n_neighbors`` nearest cells (itself included)."""
+    from cellspace.analysis.graph import knn_graph
+    from cellspace.model import l2_normalize
+
+    xn = l2_normalize(np.asarray(x, np.float32))
+    if n_neighbors <= 1:
+        return xn
+    knn = knn_graph(xn, n_neighbors=n_neighbors)
+    return l2_normalize(xn[knn.indices].mean(axis=1))
+
+
+def denovo_scores(adata, result: DenovoResult, x: np.ndarray):
+    """AnnData of cells x de novo motifs activity z-scores, in the layout of motif_scores.h5ad."""
+    import anndata as ad
+    import pandas as pd
+
+    from cellspace.analysis.motifs import MOTIF_EMBEDDING_KEY, cosine_scores, zscore_columns
+
+    vecs = np.stack([m.embedding for m in result.motifs]).astype(np.float32)
+    cos = cosine_scores(x, vecs)
+    var = pd.DataFrame({"name": [m.id for m in result.motifs],
+                        "group": [m.group for m in result.motifs],
+                        "consensus": [m.as_motif().consensus for m in result.motifs]},
+                       index=pd.Index([m.id for m in result.motifs], name="motif_id"))
+    scores = ad.AnnData(X=zscore_columns(cos), obs=pd.DataFrame(index=adata.obs_names.copy()), var=var)
+    scores.layers["cosine"] = cos
+    scores.varm[MOTIF_EMBEDDING_KEY] = vecs
+    scores.uns["denovo"] = dict(result.params)
+    return scores

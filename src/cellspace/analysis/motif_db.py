@@ -11,6 +11,7 @@ import gzip
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,31 @@ class Motif:
 
 
 # ----------------------------------------------------------------------------- pyjaspar
+@lru_cache(maxsize=8)
+def _jaspardb(release: str):
+    from pyjaspar import jaspardb
+
+    return jaspardb(release=release)
+
+
+def jaspar_releases() -> list[str]:
+    """The JASPAR releases bundled with the installed pyjaspar."""
+    return [str(r) for r in _jaspardb(DEFAULT_RELEASE).get_releases()]
+
+
+def check_release(release: str) -> str:
+    """``release`` if pyjaspar bundles it; a usage error naming the bundled ones otherwise."""
+    known = jaspar_releases()
+    if release not in known:
+        raise ParameterError(f"--jaspar-release {release!r} is not bundled with pyjaspar (have: {', '.join(known)})")
+    return release
+
+
+def jaspar_db(release: str = DEFAULT_RELEASE):
+    """pyjaspar's offline database of a JASPAR release: the one way the package opens JASPAR."""
+    return _jaspardb(check_release(release))
+
+
 def jaspar_motifs(
     release: str = DEFAULT_RELEASE,
     collection: str = DEFAULT_COLLECTION,
@@ -71,12 +97,7 @@ def jaspar_motifs(
     names: Sequence[str] | None = None,
 ) -> list[Motif]:
     """Motifs of a JASPAR release bundled with pyjaspar (latest version of each matrix)."""
-    from pyjaspar import jaspardb
-
-    try:
-        db = jaspardb(release=release)
-    except Exception as e:  # pyjaspar raises plain exceptions for unknown releases
-        raise ParameterError(f"unknown JASPAR release {release!r} ({e})") from None
+    db = jaspar_db(release)
     kwargs = {"collection": collection}
     if taxon:
         kwargs["tax_group"] = [taxon]
@@ -294,6 +315,11 @@ def read_motif_file(path: str | Path, fmt: str | None = None) -> list[Motif]:
     motifs = parser(lines, path)
     if not motifs:
         raise InputError(f"no motifs found (read as {fmt} format)", path)
+    for m in motifs:
+        c = m.counts
+        if not np.isfinite(c).all() or (c < 0).any() or (c.sum(axis=1) <= 0).any():
+            raise InputError(f"motif {m.id}: every position needs finite, non-negative counts with a "
+                             "positive total (an all-zero column cannot be scored)", path)
     return unique_ids(motifs)
 
 

@@ -128,3 +128,36 @@ def save_figure(fig: Figure, path: str | Path, dpi: int | None = None) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     return path
+
+
+def logo_figure(result, table, max_motifs: int = 24):
+    """Information-content logos of the largest de novo motifs with their best database match
+    (logomaker draws about one logo per second)."""
+    import logomaker
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    motifs = sorted(result.motifs, key=lambda m: -len(m.lmers))[:max_motifs]
+    n = max(len(motifs), 1)
+    ncol = 2 if n > 1 else 1
+    nrow = -(-n // ncol)
+    fig = Figure(figsize=(5.2 * ncol, 1.6 * nrow), dpi=110)
+    by_id = table.set_index("motif_id") if len(table) else None
+    for i, m in enumerate(motifs):
+        ax = fig.add_subplot(nrow, ncol, i + 1)
+        df = pd.DataFrame(m.counts, columns=list("ACGT"))
+        info = logomaker.transform_matrix(df, from_type="counts", to_type="information", pseudocount=0.5)
+        logomaker.Logo(info, ax=ax, color_scheme="classic")
+        ax.set_ylim(0, 2)
+        ax.set_xticks([])
+        title = f"{m.id} ({len(m.lmers)} {len(m.lmers[0])}-mers)"
+        if by_id is not None and "match1_name" in by_id.columns and pd.notna(by_id.loc[m.id, "match1_name"]):
+            title += f"  ~ {by_id.loc[m.id, 'match1_name']} ({by_id.loc[m.id, 'match1_similarity']:.2f})"
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=6)
+    if not motifs:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, "no de novo motifs", ha="center", va="center")
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

@@ -16,6 +16,12 @@ from cellspace.model import CellSpaceModel
 EMBEDDING_KEY = "X_cellspace"
 
 
+# obs columns that hold known cell labels, and clusterings written by ``analyze``, in order of
+# preference (steps pick the first present)
+LABEL_COLUMNS = ("cell_type", "celltype", "label")
+CLUSTER_COLUMNS = ("leiden", "louvain")
+
+
 def read_cells(path: str | Path, use_rep: str | None = EMBEDDING_KEY):
     """Read a cells AnnData; with ``use_rep``, require that embedding in ``obsm``."""
     import anndata as ad

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from cellspace.analysis.motif_db import DEFAULT_COLLECTION, DEFAULT_RELEASE, DEFAULT_TAXON
 from cellspace.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -163,17 +164,14 @@ def motif_matches(seqs: Sequence[str], motifs: Sequence[np.ndarray], pvalue: flo
     return sp.csr_matrix(out)
 
 
-def jaspar_motifs(release: str = "JASPAR2020", collection: str = "CORE",
-                  tax_group: str = "vertebrates") -> tuple[list[str], list[np.ndarray]]:
+def jaspar_motifs(release: str = DEFAULT_RELEASE, collection: str = DEFAULT_COLLECTION,
+                  tax_group: str = DEFAULT_TAXON) -> tuple[list[str], list[np.ndarray]]:
     """Names ("ID_name") and (w, 4) count matrices of the latest versions of a JASPAR
-    collection, read from pyjaspar's bundled database (offline)."""
-    from pyjaspar import jaspardb
+    collection (:func:`cellspace.analysis.motif_db.jaspar_motifs`, offline)."""
+    from cellspace.analysis.motif_db import jaspar_motifs as load
 
-    jdb = jaspardb(release=release)
-    ms = jdb.fetch_motifs(collection=collection, tax_group=[tax_group], all_versions=False)
-    names = [f"{m.matrix_id}_{m.name}" for m in ms]
-    mats = [np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T for m in ms]
-    return names, mats
+    ms = load(release, collection, tax_group)
+    return [f"{m.id}_{m.name}" for m in ms], [m.counts for m in ms]
 
 
 def kmer_annotation(seqs: Sequence[str], k: int = 8) -> tuple[list[str], sp.csr_matrix]:

@@ -12,7 +12,7 @@ import pandas as pd
 from cellspace.dataset import Dataset, make_dataset
 from cellspace.sequences import SequenceStore
 from cellspace.simulate.accessibility import RateModel, calibrate, sample_matrix
-from cellspace.simulate.motifs import JASPAR_RELEASE, Motif, load_pool
+from cellspace.simulate.motifs import JASPAR_RELEASE, Motif, load_pool, site_log_odds
 from cellspace.simulate.params import SimulationParams
 from cellspace.simulate.programs import assign_programs, hit_thresholds, plant_sites, scan_regions
 from cellspace.simulate.regions import dataset_events, place_regions
@@ -183,7 +183,7 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     genome = load_genome(p.genome_fasta, p.random_dna, p.gc, int(1.5 * n_regions * slot), _rng(p.seed, _GENOME))
     regions = place_regions(genome, n_regions, p.event_len, margin, _rng(p.seed, _REGIONS))
     bg = genome.background()
-    log_odds = [m.log_odds(bg) for m in motifs]
+    log_odds = [site_log_odds(m, bg) for m in motifs]
     thresholds = hit_thresholds(
         genome, regions, log_odds, p.rel_threshold, p.max_hit_rate, _rng(p.seed, _SCAN)
     )
@@ -327,7 +327,7 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
         {
             "site": [f"site{i + 1}" for i in range(len(s))],
             "tf": [tf_names[t] for t in s["tf_index"]],
-            "matrix_id": [motifs[t].matrix_id for t in s["tf_index"]],
+            "matrix_id": [motifs[t].id for t in s["tf_index"]],
             "region": regions["region"].to_numpy()[s["region_index"].to_numpy(dtype=np.int64)],
             "chrom": chrom_names[s["chrom"].to_numpy(dtype=np.int64)].astype(str),
             "start": s["start"].to_numpy(dtype=np.int64),
@@ -345,8 +345,8 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
         for ti in prog:
             m = motifs[ti]
             tf_rows.append(
-                {"cell_type": types[t], "tf": m.name, "matrix_id": m.matrix_id,
-                 "consensus": m.consensus(), "width": m.width,
+                {"cell_type": types[t], "tf": m.name, "matrix_id": m.id,
+                 "consensus": m.consensus, "width": m.width,
                  "threshold": round(float(evidence.thresholds[ti]), 4),
                  "n_hit_regions": int((evidence.hits[:, ti] > 0).sum()),
                  "n_planted": int(planted_per_tf[ti])}

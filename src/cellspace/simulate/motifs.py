@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from cellspace.analysis.motif_db import Motif, jaspar_db
 from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -53,43 +53,29 @@ _BLOCK = 6  # bases per lookup block when scanning
 _NEG = np.float32(-1e4)
 
 
-@dataclass(frozen=True)
-class Motif:
-    """A JASPAR motif: name, matrix id, counts (4 x width, rows A, C, G, T)."""
-
-    name: str
-    matrix_id: str
-    counts: np.ndarray  # float64, shape (4, width)
-
-    @property
-    def width(self) -> int:
-        return int(self.counts.shape[1])
-
-    def probabilities(self) -> np.ndarray:
-        """Column probabilities (4 x width); a pseudocount of sqrt(sites) is spread evenly."""
-        n = self.counts.sum(axis=0, keepdims=True)
-        c = self.counts + np.sqrt(n) / 4.0
-        return c / c.sum(axis=0, keepdims=True)
-
-    def log_odds(self, background: np.ndarray | None = None) -> np.ndarray:
-        """log2(p / background), shape (4, width)."""
-        bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=np.float64)
-        return np.log2(self.probabilities() / bg[:, None])
-
-    def consensus(self) -> str:
-        return "".join("ACGT"[i] for i in np.argmax(self.counts, axis=0))
+def site_probabilities(motif: Motif) -> np.ndarray:
+    """Column probabilities (4 x width) used to sample sites: a pseudocount of sqrt(sites) is
+    spread evenly over the four bases (more than :meth:`Motif.probabilities`, so planted
+    sites vary as real binding sites do)."""
+    counts = motif.counts.T
+    n = counts.sum(axis=0, keepdims=True)
+    c = counts + np.sqrt(n) / 4.0
+    return c / c.sum(axis=0, keepdims=True)
 
 
-@lru_cache(maxsize=1)
+def site_log_odds(motif: Motif, background: np.ndarray | None = None) -> np.ndarray:
+    """log2(p / background) of :func:`site_probabilities`, shape (4, width)."""
+    bg = np.full(4, 0.25) if background is None else np.asarray(background, dtype=np.float64)
+    return np.log2(site_probabilities(motif) / bg[:, None])
+
+
 def _jaspar():
-    from pyjaspar import jaspardb
-
-    return jaspardb(release=JASPAR_RELEASE)
+    return jaspar_db(JASPAR_RELEASE)
 
 
 def _to_motif(m, name: str | None = None) -> Motif:
-    counts = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64)
-    return Motif(name=(name or str(m.name)).upper(), matrix_id=str(m.matrix_id), counts=counts)
+    counts = np.array([m.counts[b] for b in "ACGT"], dtype=np.float64).T
+    return Motif(id=str(m.matrix_id), name=(name or str(m.name)).upper(), counts=counts)
 
 
 @lru_cache(maxsize=64)
@@ -122,10 +108,10 @@ def load_motif(name: str) -> Motif:
 
 def motif_similarity(a: Motif, b: Motif, min_overlap: int = 6) -> float:
     """Best mean column Pearson correlation of two PWMs over gapless alignments, both strands."""
-    x = a.probabilities() - 0.25
+    x = site_probabilities(a) - 0.25
     x = x / np.maximum(np.linalg.norm(x, axis=0, keepdims=True), 1e-12)
     best = -1.0
-    pb = b.probabilities()
+    pb = site_probabilities(b)
     for yb in (pb, pb[::-1, ::-1]):
         y = yb - 0.25
         y = y / np.maximum(np.linalg.norm(y, axis=0, keepdims=True), 1e-12)
@@ -173,7 +159,7 @@ def sample_instances(
     With ``log_odds``, draws scoring below ``min_score`` are rejected and redrawn (up to
     ``rounds`` batches; any still missing become the consensus), so planted sites are matches.
     """
-    cum = np.cumsum(motif.probabilities(), axis=0)
+    cum = np.cumsum(site_probabilities(motif), axis=0)
     w = motif.width
     out = np.empty((n, w), dtype=np.uint8)
     got = 0
@@ -191,7 +177,7 @@ def sample_instances(
         out[got : got + len(take)] = take
         got += len(take)
     if got < n:
-        out[got:] = np.argmax(motif.counts if log_odds is None else log_odds, axis=0).astype(np.uint8)
+        out[got:] = np.argmax(motif.counts.T if log_odds is None else log_odds, axis=0).astype(np.uint8)
     return out
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cellspace.analysis.validate import LABEL_COLUMNS
 from cellspace.errors import InputError, ParameterError
 from cellspace.steps.params import add_arguments as add_param_arguments
 from cellspace.steps.params import doc, from_args
@@ -25,8 +26,7 @@ COMMAND = "analyze"
 HELP = "cluster cells, compute UMAPs and plots from a trained embedding"
 DESCRIPTION = __doc__
 # obs columns UMAPs are coloured by when --color-by is not given (those present)
-DEFAULT_COLOR_KEYS = ("cell_type", "celltype", "label", "batch", "dataset", "donor")
-LABEL_KEYS = ("cell_type", "celltype", "label")
+DEFAULT_COLOR_KEYS = (*LABEL_COLUMNS, "batch", "dataset", "donor")
 OUTPUTS = ("cells.h5ad", "clusters.tsv", "umap.tsv", "umap_*.png", "joint_umap.tsv", "joint_umap.png")
 
 
@@ -205,7 +205,7 @@ def analyze(p: AnalyzeParams):
                 write_tsv(table, out / "joint_umap.tsv", index=False)
                 adata.uns["joint_umap_motifs"] = {"names": np.asarray(names[sel], dtype=str),
                                                   "coords": motif_xy}
-                label_key = next((k for k in keys[1:] if k in LABEL_KEYS), p.method)
+                label_key = next((k for k in keys[1:] if k in LABEL_COLUMNS), p.method)
                 fig = joint_figure(cell_xy, adata.obs[label_key].to_numpy(), motif_xy, names[sel],
                                    title=f"cells ({label_key}) and motifs")
                 save_figure(fig, out / "joint_umap.png")

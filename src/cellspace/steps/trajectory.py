@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cellspace.analysis.validate import CLUSTER_COLUMNS, LABEL_COLUMNS
 from cellspace.errors import ParameterError
 from cellspace.steps.params import add_arguments as add_param_arguments
 from cellspace.steps.params import doc, from_args
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 COMMAND = "trajectory"
 HELP = "Palantir pseudotime, entropy and fate probabilities on the embedding"
 DESCRIPTION = __doc__
-LABEL_KEYS = ("cell_type", "celltype", "label", "leiden", "louvain")
 OUTPUTS = ("cells.h5ad", "trajectory.tsv", "terminal_states.tsv", "pseudotime.png", "entropy.png",
            "fate_*.png")
 
@@ -106,7 +106,7 @@ def trajectory(p: TrajectoryParams):
     res = run_palantir(adata, use_rep=p.use_rep, start_cell=p.start_cell, start_group=p.start_group,
                        terminal_states=p.terminal_cells, n_components=p.n_components, n_eigs=p.n_eigs,
                        knn=p.knn, num_waypoints=p.num_waypoints, seed=p.seed)
-    label_key = next((k for k in LABEL_KEYS if k in adata.obs.columns), None)
+    label_key = next((k for k in LABEL_COLUMNS + CLUSTER_COLUMNS if k in adata.obs.columns), None)
     log.info("start %s; %d terminal states; pseudotime in [%.3g, %.3g]", res.start_cell,
              len(res.terminal_states), res.pseudotime.min(), res.pseudotime.max())
     with atomic_dir(p.out, outputs=OUTPUTS) as out:

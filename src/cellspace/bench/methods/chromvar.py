@@ -10,6 +10,7 @@ import numpy as np
 from anndata import AnnData
 from sklearn.decomposition import PCA
 
+from cellspace.analysis.motif_db import DEFAULT_RELEASE
 from cellspace.bench import chromvar as cv
 from cellspace.bench.methods.base import Method, counts_matrix, event_sequences
 from cellspace.errors import InputError
@@ -51,7 +52,7 @@ class ChromVARMotif(Method):
 
     def embed(self, adata: AnnData, *, batch_key: str | None = None, seed: int = 0,
               n_background: int = 50, n_components: int = 30, min_sd: float = 1.5,
-              max_cor: float = 0.9, max_features: int = 5000, release: str = "JASPAR2020",
+              max_cor: float = 0.9, max_features: int = 5000, release: str = DEFAULT_RELEASE,
               pvalue: float = 5e-5, **_: Any) -> np.ndarray:
         _names, mats = cv.jaspar_motifs(release)
 
