@@ -10,8 +10,8 @@ open events minus the mean over all events, scaled to the model's mean cell norm
 the cell updates move it to: towards its open events, away from the others). Training then
 refines it with a learning rate ``lr`` (default 0.0005) well below the model's: fresh cell rows
 have empty AdaGrad accumulators, and at the model's rate their first steps are large enough to
-undo the projection (on the test simulation the loss rose from 0.143 to 0.149-0.158 at 0.01,
-and fell to 0.138 at 0.0005; see docs/design.md).
+undo the projection (on the test simulation the mean loss per epoch stayed at 0.149-0.158 at
+0.01, and fell from 0.143 to 0.138 at 0.0005; see docs/design.md).
 
 The loss compares cells only within a negative group (a dataset, or a batch), so a vector added
 to all of a group's rows costs nothing and no loss term places the group as a whole. Joint
