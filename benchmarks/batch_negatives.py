@@ -76,7 +76,7 @@ def main() -> None:
     marks = sorted(args.epochs)
     for variant in args.variants:
         neg, centre = pools(data, variant, label)
-        tp = TrainParams(epochs=marks[-1], seed=args.seed, threads=1, no_centre=True, **json.loads(args.train))
+        tp = TrainParams(epochs=marks[-1], seed=args.seed, threads=1, **json.loads(args.train))
         snaps: dict[int, np.ndarray] = {}
 
         def keep(s: TrainState, snaps: dict[int, np.ndarray] = snaps, dim: int = tp.dim) -> None:

@@ -73,11 +73,11 @@ class TrainParams:
     seed: int = field(default=0, metadata={"help": "random seed (1 thread: bit-reproducible)"})
     # from the inputs' --batch-key
     batch_key: str | None = field(default=None, metadata={"cli": False})
-    # by default each negative group's mean cell row is kept on the mean of all cell rows
-    # during training (centre_groups); no_centre switches that off
-    no_centre: bool = field(default=False, metadata={"help": (
-        "do not keep each dataset's (with --batch-key: each batch's) mean cell vector on the "
-        "overall mean during training")})
+    # keep each negative group's mean cell row on the mean of all cell rows during training
+    # (centre_groups); off by default: it misplaces cells when groups differ in type proportions
+    centre: bool = field(default=False, metadata={"help": (
+        "keep each dataset's (with --batch-key: each batch's) mean cell vector on the overall mean "
+        "during training (hurts when their cell-type proportions differ; see docs/design.md)")})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
@@ -367,7 +367,7 @@ def run_training(
 
     ``negatives`` replaces the default negative pools (:func:`default_negatives`); see
     :mod:`cellspace.negatives` for building others. ``centre`` (a group id per cell; default
-    unless ``params.no_centre``: :func:`cellspace.negatives.negative_groups`) moves each group's
+    with ``params.centre``: :func:`cellspace.negatives.negative_groups`) moves each group's
     mean cell row onto the mean of all cell rows after every chunk of examples
     (:func:`centre_groups`), or onto ``centre_target`` when given. ``initial`` replaces the
     random table (e.g. a trained model's k-mer and bucket rows, with
@@ -380,7 +380,7 @@ def run_training(
         log_memory(log, "negative pools")
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
-    if centre is None and not params.no_centre:
+    if centre is None and params.centre:
         centre = negative_groups(data, params.batch_key is not None)
     if centre is not None:
         centre = np.asarray(centre, dtype=np.int64)
