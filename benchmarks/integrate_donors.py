@@ -60,7 +60,7 @@ def trained(workdir: Path, config: str, seed: int, epochs: int, no_centre: bool)
         sim = simulate(SimulationParams(seed=seed, n_cells=1500, n_events=3000, event_len=500, n_types=6,
                                         n_donors=3, **CONFIGS[config]))
         _, adata = train_datasets(sim.datasets, TrainParams(epochs=epochs, bucket=200_000, dim=30, seed=seed,
-                                                                       no_centre=no_centre))
+                                                                       centre=not no_centre))
         adata.write_h5ad(path)
         print(f"  trained {path.name} in {time.perf_counter() - t:.0f} s", flush=True)
     return ad.read_h5ad(path)

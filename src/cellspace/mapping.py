@@ -101,7 +101,8 @@ def map_training(model: CellSpaceModel, data: TrainingData, params: TrainParams,
         raise ValueError("mapping needs params.freeze_sequence_rows")
     state = initial_state(model, params, data)
     target = model.cell_vectors.astype(np.float64).mean(axis=0) if model.n_cells else None
-    centre = None if params.no_centre or target is None else negative_groups(data, params.batch_key is not None)
+    # mapped groups are always kept on the model's cell mean (params.centre is for training)
+    centre = None if target is None else negative_groups(data, params.batch_key is not None)
     return run_training(data, params, initial=state, centre=centre, centre_target=target, **kwargs)
 
 
