@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -149,11 +147,8 @@ def test_bad_parameters_raise_parameter_error():
         cluster_embedding(np.full((10, 3), np.nan))
 
 
-def test_cluster_embedding_is_fast_on_2000_cells():
-    x, _ = blobs(2000, c=8, d=30, noise=0.8)
-    cluster_embedding(x, n_clusters=8)  # warm-up (imports)
-    t = time.process_time()
-    for _ in range(3):
-        cluster_embedding(x, n_clusters=8)
-    per_call = (time.process_time() - t) / 3
-    assert per_call < 0.5  # ~0.15 s CPU on an idle 2-core machine; generous for loaded CI
+def test_cluster_embedding_reaches_the_requested_count_on_2000_cells():
+    x, truth = blobs(2000, c=8, d=30, noise=0.8)
+    labels = np.asarray(cluster_embedding(x, n_clusters=8))
+    assert np.unique(labels).size == 8
+    assert adjusted_rand_score(truth, labels) > 0.9
