@@ -89,6 +89,32 @@ def entry_with_missing_field(d: Path) -> Case:
     return _pair_args(mtx, fa), mtx, "entry 1 has 2 of 3 expected numbers", 1
 
 
+def fraction_in_integer_matrix(d: Path) -> Case:
+    mtx, fa, *_ = make_pair(d)
+    head, rest = mtx.read_text().split("\n", 1)
+    size, first, rest = rest.split("\n", 2)
+    mtx.write_text(f"{head}\n{size}\n{first.rsplit(' ', 1)[0]} 2.5\n{rest}")
+    return _pair_args(mtx, fa), mtx, "field is 'integer' but entry 1 has the value 2.5", 1
+
+
+def infinite_value_in_matrix(d: Path) -> Case:
+    mtx, fa, *_ = make_pair(d)
+    head, rest = mtx.read_text().split("\n", 1)
+    size, first, rest = rest.split("\n", 2)
+    head = head.replace("integer", "real")
+    mtx.write_text(f"{head}\n{size}\n{first.rsplit(' ', 1)[0]} inf\n{rest}")
+    return _pair_args(mtx, fa), mtx, "value of entry 1 is inf; counts must be finite", 1
+
+
+def nan_in_h5ad(d: Path) -> Case:
+    path = d / "x.h5ad"
+    x = count_matrix(np.random.default_rng(0), 5, 6).astype(np.float32)
+    x.data[0] = np.nan
+    var = pd.DataFrame({"sequence": random_seqs(np.random.default_rng(1), 6)}, index=[f"e{j}" for j in range(6)])
+    ad.AnnData(X=x, var=var).write_h5ad(path)
+    return ["--h5ad", path], path, "1 non-finite value(s) (first: nan)", 1
+
+
 def bad_size_line(d: Path) -> Case:
     mtx, fa, *_ = make_pair(d)
     head, _size, rest = mtx.read_text().split("\n", 2)
@@ -254,7 +280,8 @@ def two_datasets(d: Path) -> Case:
 CASES: list[Callable[[Path], Case]] = [
     garbage_header, binary_header, empty_matrix_file, corrupt_gzip, symmetric_header,
     truncated_matrix, index_out_of_range, malformed_entry, entry_with_extra_field,
-    entry_with_missing_field, bad_size_line,
+    entry_with_missing_field, bad_size_line, fraction_in_integer_matrix, infinite_value_in_matrix,
+    nan_in_h5ad,
     columns_differ_from_fasta, events_without_cells_strict, sequence_shorter_than_k,
     sequence_all_n, non_acgt_letter, unknown_batch_column, batch_key_without_metadata,
     metadata_row_count, cell_names_count, empty_dataset, missing_matrix, missing_fasta,
@@ -312,3 +339,15 @@ def test_genome_without_index_in_read_only_folder_is_a_clear_error(
     monkeypatch.setattr("cellspace.io.genome.os.access", lambda path, mode: False)
     with pytest.raises(InputError, match=r"g\.fa: genome FASTA has no \.fai index and its folder is not writable"):
         open_genome(g)
+
+
+def test_cells_without_events_are_dropped_with_a_warning(tmp_path: Path, cli, caplog) -> None:  # noqa: F811
+    m = count_matrix(np.random.default_rng(0), 10, 15).tolil()
+    m[4, :] = 0
+    mtx, fa, *_ = make_pair(tmp_path, matrix=m.tocsr())
+    out = tmp_path / "o.h5ad"
+    with caplog.at_level("WARNING"):
+        rc, _, err = cli(["prepare", "--matrix", mtx, "--fasta", fa, "--out", out])
+    assert rc == 0, err
+    assert ad.read_h5ad(out).n_obs == 9
+    assert any("dropping 1 cell(s) with no accessible event" in r.getMessage() for r in caplog.records)

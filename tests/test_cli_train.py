@@ -198,3 +198,23 @@ def test_every_listed_subcommand_is_installed():
         mod = importlib.import_module(f"cellspace.cli.{name}")
         assert callable(mod.register) and callable(mod.run)
     assert Path(cellspace.cli.__file__).exists()
+
+
+def test_embed_gives_nan_without_a_valid_kmer_and_refuses_iupac(inputs, tmp_path, capsys):
+    m1, f1, _, _ = inputs[0]
+    out = tmp_path / "run"
+    assert run_cli(["train", "--matrix", m1, "--fasta", f1, "--out", out, *FAST], capsys)[0] == 0
+    fa = tmp_path / "q.fa"
+    fa.write_text(">ok\nACGTTGCAAGGCTTACGA\n>alln\nNNNNNNNNNNNN\n>short\nACGT\n")
+    res = tmp_path / "emb.tsv"
+    rc, log = run_cli(["embed", "--model", out / "model.npz", "--fasta", fa, "--out", res], capsys)
+    assert rc == 0
+    emb = pd.read_csv(res, sep="\t", index_col=0)
+    assert np.isfinite(emb.loc["ok"]).all()
+    assert emb.loc[["alln", "short"]].isna().all(axis=None)
+    assert "2 sequence(s) have no 8-mer without N" in log
+    iupac = tmp_path / "iupac.fa"
+    iupac.write_text(">r\nACGTRYACGTACGT\n")
+    rc, err = run_cli(["embed", "--model", out / "model.npz", "--fasta", iupac, "--out", tmp_path / "e2.tsv"], capsys)
+    assert rc == 1 and "non-ACGTN letter 'R'" in err and str(iupac) in err and "Traceback" not in err
+    assert not (tmp_path / "e2.tsv").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,22 @@ def binarize_events(matrix: sp.spmatrix, source: str = "") -> sp.csr_matrix:
     events = m.tocsc()
     events.data[:] = 1
     return sp.csr_matrix((events.data, events.indices, events.indptr), shape=(n_events, n_cells))
+
+
+def check_finite_values(matrix: sp.spmatrix, source: str | Path = "") -> None:
+    """A one-line InputError when a sparse matrix stores NaN or infinite values.
+
+    Accessibility is read from which entries are nonzero, so a NaN would otherwise count as
+    an open event.
+    """
+    data = getattr(matrix, "data", None)
+    if data is None or data.dtype.kind != "f" or not data.size:
+        return
+    bad = ~np.isfinite(data)
+    n_bad = int(np.count_nonzero(bad))
+    if n_bad:
+        first = data[np.flatnonzero(bad)[0]]
+        raise InputError(f"matrix has {n_bad} non-finite value(s) (first: {float(first)}); counts must be finite", source)
 
 
 def make_dataset(
@@ -145,7 +162,23 @@ def make_dataset(
             f"{len(alln)} event sequence(s) are all N (first: {event_ids[alln[0]]!r})", source
         )
 
+    check_finite_values(cells_by_events, source)
     events = binarize_events(cells_by_events, source)
+    open_per_cell = np.bincount(events.indices, minlength=n_cells)
+    silent = np.flatnonzero(open_per_cell == 0)
+    if len(silent):
+        # a cell with no accessible event is never a positive: its row would stay at its
+        # random initial value and look like a real embedding
+        if len(silent) == n_cells:
+            raise InputError("no cell has an accessible event", source)
+        log.warning(
+            "%s: dropping %d cell(s) with no accessible event (first: %s)",
+            source or name, len(silent), cell_ids[silent[0]],
+        )
+        keep_cells = np.flatnonzero(open_per_cell > 0)
+        events = events[:, keep_cells].tocsr()
+        cell_ids = cell_ids[keep_cells]
+        obs = obs.iloc[keep_cells]
     counts = np.diff(events.indptr)
     empty = np.flatnonzero(counts == 0)
     if len(empty):

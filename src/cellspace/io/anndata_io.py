@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from cellspace.atomic import atomic_path
-from cellspace.dataset import Dataset, make_dataset
+from cellspace.dataset import Dataset, check_finite_values, make_dataset
 from cellspace.errors import InputError
 from cellspace.io.genome import cut_events
 from cellspace.io.mtx import (
@@ -93,6 +93,7 @@ def _matrix(adata: ad.AnnData, layer: str | None, path: Path) -> sp.csr_matrix:
     m = sp.csr_matrix(x)
     if m.dtype.kind not in "biuf":
         raise InputError(f"AnnData matrix has non-numeric dtype {m.dtype}", path)
+    check_finite_values(m, path)
     if m.nnz and m.data.min() < 0:
         raise InputError(f"AnnData matrix has negative values (min {m.data.min():g})", path)
     m.eliminate_zeros()

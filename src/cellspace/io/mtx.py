@@ -153,7 +153,7 @@ def read_mtx(path: str | Path) -> sp.coo_matrix:
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise InputError(f"cannot read MatrixMarket file: {e}", path) from None
     if header.format == "array":
-        return _parse_array(rest, shape, path)
+        return _parse_array(rest, shape, path, header.field)
     return _parse_coordinate(rest, header, shape, nnz, path)
 
 
@@ -237,25 +237,40 @@ def _parse_coordinate(
                     f"{shape[0]} x {shape[1]})",
                     path,
                 )
-        if (vals < 0).any():
-            raise InputError(
-                f"MatrixMarket values must be non-negative counts, found {vals.min():g}", path
-            )
+        _check_values(vals, header.field, path)
     keep = vals != 0
     r = rows[keep].astype(np.int64) - 1
     c = cols[keep].astype(np.int64) - 1
     return sp.coo_matrix((vals[keep], (r, c)), shape=shape)
 
 
-def _parse_array(data: bytes, shape: tuple[int, int], path: Path) -> sp.coo_matrix:
+def _check_values(vals: np.ndarray, field: str, path: Path) -> None:
+    """Values must be finite, non-negative and, in an ``integer`` file, whole numbers."""
+    if not len(vals):
+        return
+    finite = np.isfinite(vals)
+    if not finite.all():
+        j = int(np.flatnonzero(~finite)[0])
+        raise InputError(f"MatrixMarket value of entry {j + 1} is {float(vals[j])}; counts must be finite", path)
+    if (vals < 0).any():
+        raise InputError(f"MatrixMarket values must be non-negative counts, found {vals.min():g}", path)
+    if field == "integer":
+        frac = np.flatnonzero(vals != np.floor(vals))
+        if len(frac):
+            j = int(frac[0])
+            raise InputError(
+                f"MatrixMarket field is 'integer' but entry {j + 1} has the value {vals[j]:g}", path
+            )
+
+
+def _parse_array(data: bytes, shape: tuple[int, int], path: Path, field: str) -> sp.coo_matrix:
     arr = _read_table(data, 1, path)[:, 0]
     if len(arr) != shape[0] * shape[1]:
         raise InputError(
             f"MatrixMarket array declares {shape[0]} x {shape[1]} values but {len(arr)} were read",
             path,
         )
-    if (arr < 0).any():
-        raise InputError(f"MatrixMarket values must be non-negative counts, found {arr.min():g}", path)
+    _check_values(arr, field, path)
     dense = arr.reshape(shape[1], shape[0]).T  # column-major
     return sp.coo_matrix(dense)
 
