@@ -127,6 +127,22 @@ def test_batch_method_without_batch_column_is_a_parameter_error(toy):
         run_method(toy.copy(), "lsi_harmony", memory="rss")
 
 
+@pytest.mark.parametrize(
+    ("method", "params", "words"),
+    [
+        ("lsi", {"bogus": 3}, "has no parameter(s) bogus"),
+        ("lsi", {"n_components": "abc"}, "n_components: expected int, got 'abc'"),
+        ("itlsi", {"resolution": True}, "resolution: expected float"),
+        ("cellspace", {"bogus": 1}, "unknown CellSpace parameter(s) bogus"),
+        ("cellspace", {"dim": "abc"}, "CellSpace parameter dim"),
+    ],
+)
+def test_unknown_or_ill_typed_method_parameters_are_refused_before_work(toy, method, params, words):
+    with pytest.raises(ParameterError) as err:
+        run_method(toy.copy(), method, params=params, memory="rss")
+    assert words in str(err.value)
+
+
 def test_lsi_separates_cell_types_and_drops_depth_component():
     from cellspace.bench.methods.lsi import lsi
 

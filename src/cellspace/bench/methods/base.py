@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import logging
 import resource
 import time
@@ -160,6 +161,48 @@ def _child(name: str, adata: AnnData, batch_key: str | None, seed: int,
     return emb, secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+_COMMON = ("self", "adata", "batch_key", "seed")
+
+
+def check_method_params(method: Method, params: Mapping[str, Any]) -> None:
+    """Unknown or ill-typed method parameters are usage errors, raised before any work.
+
+    The names a method takes are the keywords of its ``embed``; a method whose ``embed``
+    collects the rest in ``**_`` ignores them, so those are refused here. Methods that pass
+    ``**params`` on (CellSpace, SIMBA, PeakVI, scBasset) check them where they are used.
+    """
+    sig = inspect.signature(method.embed)
+    named = {n: p for n, p in sig.parameters.items()
+             if n not in _COMMON and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    rest = [p for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD]
+    unknown = sorted(set(params) - set(named))
+    if unknown and (not rest or rest[0].name == "_"):
+        known = ", ".join(sorted(named)) or "none"
+        raise ParameterError(
+            f"method {method.name!r} has no parameter(s) {', '.join(unknown)} (known: {known})"
+        )
+    for name, value in params.items():
+        if name not in named:
+            continue
+        default = named[name].default
+        if default is None or default is inspect.Parameter.empty:
+            continue
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        else:
+            ok = True
+        if not ok:
+            raise ParameterError(
+                f"method {method.name!r} parameter {name}: expected {type(default).__name__}, got {value!r}"
+            )
+
+
 def run_method(
     adata: AnnData,
     method: Method | str,
@@ -189,6 +232,7 @@ def run_method(
 
     m = get_method(method) if isinstance(method, str) else method
     m.check_available()
+    check_method_params(m, dict(params or {}))
     if m.uses_batch:
         batch_labels(adata, batch_key, m.name)
     if m.needs_sequence:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -14,15 +13,11 @@ from cellspace.bench.methods.base import Method, batch_labels, counts_matrix, ev
 def _train(adata: AnnData, batch_key: str | None, seed: int, params: dict[str, Any]) -> np.ndarray:
     from cellspace.dataset import make_dataset
     from cellspace.sequences import SequenceStore
+    from cellspace.steps.params import from_mapping
     from cellspace.train import TrainParams, train_datasets
 
-    known = {f.name for f in dataclasses.fields(TrainParams)}
-    unknown = sorted(set(params) - known)
-    if unknown:
-        from cellspace.errors import ParameterError
-
-        raise ParameterError(f"unknown CellSpace parameter(s): {', '.join(unknown)}")
-    tp = TrainParams(**{**params, "seed": seed, "batch_key": batch_key})
+    # unknown names and ill-typed values are usage errors, named before any work
+    tp = from_mapping(TrainParams, {**params, "seed": seed, "batch_key": batch_key}, "CellSpace parameter")
     seqs = event_sequences(adata, "cellspace")
     names = [str(v) for v in adata.var_names]
     obs = adata.obs.copy()
