@@ -219,6 +219,21 @@ def h5ad_events_missing_from_fasta(d: Path) -> Case:
     return ["--h5ad", path], path, "1 of 6 events have no record in FASTA", 1
 
 
+def zeroed_bytes_in_h5ad(d: Path) -> Case:
+    # zeroed bytes in the middle of the file damage HDF5's string heap: HDF5 would loop forever
+    path = d / "x.h5ad"
+    var = pd.DataFrame({"sequence": random_seqs(np.random.default_rng(1), 200, 300)},
+                       index=[f"e{j}" for j in range(200)])
+    x = sp.random(300, 200, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    x.data[:] = 1
+    ad.AnnData(X=x, var=var).write_h5ad(path)
+    raw = bytearray(path.read_bytes())
+    start = len(raw) // 2
+    raw[start:start + 4096] = bytes(4096)
+    path.write_bytes(bytes(raw))
+    return ["--h5ad", path], path, "cannot read AnnData file: its HDF5 strings could not be read", 1
+
+
 def not_an_h5ad(d: Path) -> Case:
     path = d / "x.h5ad"
     path.write_text("hello")
@@ -285,7 +300,7 @@ CASES: list[Callable[[Path], Case]] = [
     columns_differ_from_fasta, events_without_cells_strict, sequence_shorter_than_k,
     sequence_all_n, non_acgt_letter, unknown_batch_column, batch_key_without_metadata,
     metadata_row_count, cell_names_count, empty_dataset, missing_matrix, missing_fasta,
-    not_fasta, h5ad_without_sequences, h5ad_events_missing_from_fasta, not_an_h5ad,
+    not_fasta, h5ad_without_sequences, h5ad_events_missing_from_fasta, not_an_h5ad, zeroed_bytes_in_h5ad,
     tenx_unknown_chromosome, tenx_peak_beyond_chromosome_end, tenx_genome_not_bgzipped,
     tenx_missing_genome, tenx_folder_without_matrix, matrix_without_fasta, two_datasets,
 ]
@@ -293,8 +308,9 @@ CASES: list[Callable[[Path], Case]] = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
 def test_bad_input_fails_with_one_line_naming_file_and_leaves_no_output(
-    case: Callable[[Path], Case], tmp_path: Path, cli  # noqa: F811
+    case: Callable[[Path], Case], tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
+    monkeypatch.setattr("cellspace.io.anndata_io.PROBE_SECONDS", 3.0)
     d = tmp_path / "in"
     d.mkdir()
     argv, named, words, code = case(d)

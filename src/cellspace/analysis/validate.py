@@ -24,15 +24,10 @@ CLUSTER_COLUMNS = ("leiden", "louvain")
 
 def read_cells(path: str | Path, use_rep: str | None = EMBEDDING_KEY):
     """Read a cells AnnData; with ``use_rep``, require that embedding in ``obsm``."""
-    import anndata as ad
+    from cellspace.io.anndata_io import read_anndata
 
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    try:
-        adata = ad.read_h5ad(path)
-    except Exception as e:  # h5py/anndata raise many types for corrupt files
-        raise InputError(f"not a readable .h5ad file ({type(e).__name__}: {e})", path) from None
+    adata = read_anndata(path)
     if adata.n_obs == 0:
         raise InputError("contains no cells", path)
     if use_rep is not None:

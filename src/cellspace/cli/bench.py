@@ -24,15 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def _read_h5ad(path: str):
-    import anndata as ad
+    from cellspace.io.anndata_io import read_anndata
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("file not found", p)
-    try:
-        return ad.read_h5ad(p)
-    except Exception as e:  # noqa: BLE001 - any reader failure is bad input
-        raise InputError(f"cannot read h5ad: {e}", p) from None
+    return read_anndata(path)
 
 
 def parse_params(items: list[str]) -> dict:

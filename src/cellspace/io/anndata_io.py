@@ -15,6 +15,8 @@ Writing: ``X`` holds the binary accessibility matrix, ``var["sequence"]`` the se
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -41,6 +43,7 @@ from cellspace.sequences import SequenceStore, read_fasta
 log = logging.getLogger(__name__)
 
 FASTA_SUFFIXES = (".fa", ".fa.gz", ".fasta", ".fasta.gz")
+PROBE_SECONDS = 20.0  # time limit of the HDF5 probe, plus 1 s per 100 MB of file
 UNS_KEY = "cellspace_input"
 
 
@@ -70,7 +73,58 @@ def stored_dataset_name(path: str | Path) -> str | None:
         return None
 
 
-def _load_anndata(path: Path) -> ad.AnnData:
+# Reads every string dataset and attribute of an HDF5 file: a corrupt global heap (e.g. zeroed
+# bytes) makes HDF5 loop forever on variable-length strings, where no signal can stop it.
+_PROBE = r"""
+import sys
+import h5py
+
+def visit(name, obj):
+    for key in obj.attrs:
+        obj.attrs[key]
+    if isinstance(obj, h5py.Dataset) and (
+        obj.dtype.kind in "OSU" or h5py.check_string_dtype(obj.dtype) is not None
+        or h5py.check_vlen_dtype(obj.dtype) is not None
+    ):
+        obj[()]
+
+with h5py.File(sys.argv[1], "r") as f:
+    visit("/", f)
+    f.visititems(visit)
+"""
+
+
+def probe_hdf5(path: str | Path) -> None:
+    """Fail within seconds, as a one-line InputError, on an HDF5 file that HDF5 would hang on.
+
+    The file's strings and attributes are read in a child process with a time limit of 20 s
+    plus 1 s per 100 MB (numeric arrays are not read: a damaged chunk of those is an error,
+    not a hang).
+    """
+    path = Path(path)
+    limit = PROBE_SECONDS + path.stat().st_size / 100e6
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=limit
+        )
+    except subprocess.TimeoutExpired:
+        raise InputError(
+            f"cannot read AnnData file: its HDF5 strings could not be read in {limit:.0f} s (corrupt file?)",
+            path,
+        ) from None
+    if run.returncode != 0:
+        lines = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
+        msg = " ".join(lines[-1].split())[:200] if lines else f"exit status {run.returncode}"
+        raise InputError(f"cannot read AnnData file: {msg}", path)
+
+
+def read_anndata(path: str | Path) -> ad.AnnData:
+    """The one h5ad reader of every step: a missing, corrupt or unreadable file is a one-line
+    InputError naming it (never a traceback, never a hang)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    probe_hdf5(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -78,6 +132,8 @@ def _load_anndata(path: Path) -> ad.AnnData:
     except Exception as e:  # h5py/anndata raise many types for a broken file
         msg = " ".join(str(e).split())[:200] or type(e).__name__
         raise InputError(f"cannot read AnnData file: {msg}", path) from None
+
+
 
 
 def _matrix(adata: ad.AnnData, layer: str | None, path: Path) -> sp.csr_matrix:
@@ -203,7 +259,7 @@ def read_h5ad(
     path = require_file(path, "AnnData file")
     if peaks is not None and genome is None:
         raise ValueError("peaks need a genome to cut the sequences from")
-    adata = _load_anndata(path)
+    adata = read_anndata(path)
     uns = adata.uns.get(UNS_KEY, {}) if isinstance(adata.uns.get(UNS_KEY), dict) else {}
     name = name or str(uns.get("dataset") or "") or strip_suffixes(path, [".h5ad"])
     m = _matrix(adata, layer, path)

@@ -55,20 +55,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import anndata as ad
-
     from cellspace.analysis.features import select_variable_events
     from cellspace.io import write_h5ad
+    from cellspace.io.anndata_io import read_anndata
 
     p = from_args(SelectFeaturesParams, args).validate()
     if p.out.is_dir():
         raise OutputError("is a folder; give a .h5ad file name", p.out)
-    if not p.h5ad.is_file():
-        raise InputError("file not found", p.h5ad)
-    try:
-        adata = ad.read_h5ad(p.h5ad)
-    except Exception as e:  # noqa: BLE001 - any reader failure is bad input
-        raise InputError(f"cannot read h5ad: {e}", p.h5ad) from None
+    adata = read_anndata(p.h5ad)
     if adata.n_obs < 3 or adata.n_vars < 2:
         raise InputError(f"too small to select features ({adata.n_obs} x {adata.n_vars})", p.h5ad)
     if p.n_components >= min(adata.n_obs, adata.n_vars):
