@@ -26,7 +26,8 @@ def _dataset(name, n_cells, n_events, seed, donors=None, density=0.15, empty_cel
     if donors:
         obs = pd.DataFrame({"donor": rng.choice([f"d{i}" for i in range(donors)], n_cells)})
     seqs = SequenceStore.from_codes(list(rng.integers(0, 4, (n_events, 40)).astype(np.uint8)))
-    return make_dataset(name, sp.csr_matrix(m), seqs, obs=obs, batch_key="donor" if donors else None, k=5)
+    return make_dataset(name, sp.csr_matrix(m), seqs, obs=obs, batch_key="donor" if donors else None, k=5,
+                        drop_empty_cells=False)
 
 
 def _reference_draw(dense_events: np.ndarray, group: np.ndarray) -> dict[int, dict[int, Fraction]]:

@@ -105,12 +105,15 @@ def make_dataset(
     source: str = "",
     k: int = 8,
     drop_empty_events: bool = True,
+    drop_empty_cells: bool = True,
 ) -> Dataset:
     """Validate and build a Dataset from a cells x events matrix and event sequences.
 
     Checks (each a one-line InputError naming ``source``): empty matrix, column count !=
-    sequence count, sequences shorter than ``k`` or entirely N, unknown batch column, and
-    events accessible in no cell (dropped with a warning unless ``drop_empty_events`` is False).
+    sequence count, sequences shorter than ``k`` or entirely N, unknown batch column,
+    non-finite values, events accessible in no cell (dropped with a warning unless
+    ``drop_empty_events`` is False) and cells with no accessible event (never a positive, so
+    never trained: dropped with a warning unless ``drop_empty_cells`` is False).
     """
     n_cells, n_events = cells_by_events.shape
     if n_cells == 0 or n_events == 0 or cells_by_events.nnz == 0:
@@ -166,7 +169,7 @@ def make_dataset(
     events = binarize_events(cells_by_events, source)
     open_per_cell = np.bincount(events.indices, minlength=n_cells)
     silent = np.flatnonzero(open_per_cell == 0)
-    if len(silent):
+    if len(silent) and drop_empty_cells:
         # a cell with no accessible event is never a positive: its row would stay at its
         # random initial value and look like a real embedding
         if len(silent) == n_cells:
