@@ -16,6 +16,7 @@ import numpy as np
 from cellspace.errors import ParameterError
 
 K_MIN, K_MAX = 2, 15
+K_TRAIN_MAX = 13  # above it the code -> row index alone is >= 1 GiB
 BASES = "ACGT"
 # Position of each base (in A,C,G,T coding) in the reference tool's enumeration order A<C<T<G.
 _ORDER_RANK = np.array([0, 1, 3, 2], dtype=np.int64)
@@ -61,13 +62,19 @@ def _order_values(codes: np.ndarray, k: int) -> np.ndarray:
     return val
 
 
+def check_train_k(k: int) -> int:
+    """``k`` if it is a k-mer length that training can index, else a ParameterError."""
+    k = check_k(k)
+    if k > K_TRAIN_MAX:
+        raise ParameterError(
+            f"k = {k} needs a {4**k * 4 / 2**30:.0f} GiB k-mer index; use k <= {K_TRAIN_MAX} for training"
+        )
+    return k
+
+
 @lru_cache(maxsize=4)
 def _tables(k: int) -> tuple[np.ndarray, np.ndarray]:
-    k = check_k(k)
-    if k > 13:
-        raise ParameterError(
-            f"k = {k} needs a {4**k * 4 / 2**30:.0f} GiB k-mer index; use k <= 13 for training"
-        )
+    k = check_train_k(k)
     codes = np.arange(4**k, dtype=np.int64)
     rc = revcomp_codes(codes, k)
     val_f, val_r = _order_values(codes, k), _order_values(rc, k)

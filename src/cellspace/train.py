@@ -29,7 +29,7 @@ from cellspace._version import __version__
 from cellspace.atomic import atomic_path
 from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
-from cellspace.kmers import check_k, kmer_row_table, n_kmer_rows
+from cellspace.kmers import check_train_k, kmer_row_table, n_kmer_rows
 from cellspace.memory import log_memory, release_free_memory
 from cellspace.model import CellSpaceModel
 from cellspace.negatives import NegativePools, negative_groups, reference_pools
@@ -83,7 +83,7 @@ class TrainParams:
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
 
     def validate(self) -> TrainParams:
-        check_k(self.k)
+        check_train_k(self.k)  # before any allocation: k = 14 would build a 17 GB table first
         checks: list[tuple[bool, str]] = [
             (self.dim >= 2, f"dim must be >= 2, got {self.dim}"),
             (self.ngrams >= 1, f"ngrams must be >= 1, got {self.ngrams}"),

@@ -109,6 +109,14 @@ def test_table_larger_than_memory_is_a_usage_error(sim_h5ads, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_k_too_large_for_training_is_a_usage_error_before_any_allocation(sim_h5ads, tmp_path):
+    res = run_step("train_cellspace", *_inputs(sim_h5ads), "--out", tmp_path / "run", "--k", "14")
+    assert res.rc == 2
+    assert "k = 14 needs a 1 GiB k-mer index; use k <= 13" in res.error_line()
+    assert "dataset" not in res.stderr  # refused before the inputs are read
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_beyond_epochs_is_refused_and_keeps_outputs(trained, sim_h5ads):
     before = snapshot(trained)
     res = run_step("train_cellspace", *_inputs(sim_h5ads), "--out", trained, *FAST_TRAIN, "--epochs", "1",
