@@ -33,7 +33,7 @@ from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError
 from cellspace.model import CellSpaceModel
 from cellspace.negatives import negative_groups
-from cellspace.train import TrainParams, TrainState, init_state, run_training
+from cellspace.train import TrainParams, TrainState, empty_cells_anndata, init_state, run_training
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +109,7 @@ def map_training(model: CellSpaceModel, data: TrainingData, params: TrainParams,
 def mapped_cells(model: CellSpaceModel, state: TrainState, data: TrainingData):
     """AnnData of the mapped cells: obs = ids, dataset, batch, metadata;
     ``obsm["X_cellspace"]`` in the model's space; ``uns["cellspace"]`` names the model's run."""
-    import anndata as ad
-    import scipy.sparse as sp
-
-    obs = data.obs.copy()
-    for col in obs.columns:
-        if obs[col].dtype == object:
-            obs[col] = obs[col].astype(str)
-    obs.index = obs.index.astype(str)
-    adata = ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
+    adata = empty_cells_anndata(data)
     nk, d = state.n_kmers, state.params.dim
     adata.obsm["X_cellspace"] = np.array(state.table[nk : nk + state.n_cells, :d], dtype=np.float32)
     params = {k: v for k, v in model.params.items() if v is not None}

@@ -509,8 +509,9 @@ def state_to_model(state: TrainState, data: TrainingData) -> CellSpaceModel:
     )
 
 
-def cells_anndata(model: CellSpaceModel, data: TrainingData):
-    """AnnData of cells: obs = ids, dataset, batch, metadata; obsm["X_cellspace"]."""
+def empty_cells_anndata(data: TrainingData):
+    """AnnData with the cells' obs (ids, dataset, batch, metadata; object columns as str) and an
+    empty X, for the embedding to be added to."""
     import anndata as ad
 
     obs = data.obs.copy()
@@ -518,7 +519,12 @@ def cells_anndata(model: CellSpaceModel, data: TrainingData):
         if obs[col].dtype == object:
             obs[col] = obs[col].astype(str)
     obs.index = obs.index.astype(str)
-    adata = ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
+    return ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
+
+
+def cells_anndata(model: CellSpaceModel, data: TrainingData):
+    """AnnData of cells: obs = ids, dataset, batch, metadata; obsm["X_cellspace"]."""
+    adata = empty_cells_anndata(data)
     adata.obsm["X_cellspace"] = model.cell_vectors.astype(np.float32)
     params = {k: v for k, v in model.params.items() if v is not None}
     adata.uns["cellspace"] = {
