@@ -168,14 +168,19 @@ def write_genome_fasta(
             old.unlink()
     with atomic_path(path) as tmp:
         if path.suffix == ".gz":
-            plain = tmp.with_name(tmp.name + ".plain")
-            try:
-                plain.write_text(text)
-                pysam.tabix_compress(str(plain), str(tmp), force=True)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    plain.unlink()
+            write_bgzip_text(text, tmp)
         else:
             tmp.write_text(text)
     pysam.faidx(str(path))
     return path
+
+
+def write_bgzip_text(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` block-gzipped (indexable by faidx and tabix)."""
+    plain = path.with_name(path.name + ".plain")
+    try:
+        plain.write_text(text)
+        pysam.tabix_compress(str(plain), str(path), force=True)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            plain.unlink()

@@ -23,6 +23,7 @@ import pysam
 
 from cellspace.atomic import atomic_path
 from cellspace.dataset import Dataset
+from cellspace.io.genome import write_bgzip_text
 from cellspace.simulate.sequences import SyntheticGenome
 
 _FRAGMENTS_STREAM = 8  # random stream of the fragments (core.py uses 1..7)
@@ -92,13 +93,7 @@ def write_fragments_file(frags: pd.DataFrame, path: str | Path) -> list[Path]:
     with contextlib.suppress(FileNotFoundError):
         tbi.unlink()
     with atomic_path(path) as tmp:
-        plain = tmp.with_name(tmp.name + ".plain")
-        try:
-            plain.write_text(text)
-            pysam.tabix_compress(str(plain), str(tmp), force=True)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                plain.unlink()
+        write_bgzip_text(text, tmp)
     pysam.tabix_index(str(path), preset="bed", force=True, keep_original=True)
     return [path, tbi]
 
