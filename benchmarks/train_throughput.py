@@ -29,70 +29,12 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-
-@dataclass
-class AtlasSpec:
-    n_cells: int = 200_000
-    n_events: int = 50_000
-    density: float = 0.02
-    n_types: int = 10
-    event_len: int = 500
-    seed: int = 1
-
-
-def atlas_dataset(spec: AtlasSpec):
-    """A Dataset of ``spec``'s size, built without the simulator (see the module docstring).
-
-    Each event's open cells are three Bernoulli processes (cells before, inside and after its
-    home type's block) drawn as geometric gaps, so indices come out sorted and unique with no sort.
-    """
-    import pandas as pd
-    import scipy.sparse as sp
-
-    from cellspace.dataset import make_dataset
-    from cellspace.sequences import SequenceStore
-
-    rng = np.random.default_rng(spec.seed)
-    n, t = spec.n_cells, spec.n_types
-    cell_type = np.arange(n) * t // n
-    bounds = np.searchsorted(cell_type, np.arange(t + 1))
-    p_in = min(0.5, 5 * spec.density)
-    p_out = max((spec.density - p_in / t) / (1 - 1 / t), 1e-6)
-    home = rng.integers(0, t, spec.n_events)
-    lo, hi = bounds[home], bounds[home + 1]
-    seg_start = np.stack([np.zeros_like(lo), lo, hi], axis=1).ravel()
-    seg_len = np.stack([lo, hi, np.full_like(lo, n)], axis=1).ravel() - seg_start
-    seg_p = np.tile([p_out, p_in, p_out], spec.n_events)
-    counts = np.zeros(len(seg_start), dtype=np.int64)
-    parts: list[np.ndarray] = []
-    chunk = 3 * 512
-    for s in range(0, len(seg_start), chunk):
-        st, ln, pp = seg_start[s : s + chunk], seg_len[s : s + chunk], seg_p[s : s + chunk]
-        mean = ln * pp
-        width = int((mean + 8 * np.sqrt(mean) + 16).max())
-        pos = np.cumsum(rng.geometric(pp[:, None], size=(len(st), width)), axis=1, dtype=np.int64) - 1
-        keep = pos < ln[:, None]
-        if keep[:, -1].any():
-            raise RuntimeError("atlas generator: gap budget exhausted (raise the margin)")
-        counts[s : s + chunk] = keep.sum(axis=1)
-        parts.append((pos + st[:, None])[keep].astype(np.int32))
-    indices = np.concatenate(parts)
-    del parts
-    indptr = np.zeros(spec.n_events + 1, dtype=np.int64)
-    np.cumsum(counts.reshape(-1, 3).sum(axis=1), out=indptr[1:])
-    events = sp.csr_matrix((np.ones(len(indices), dtype=np.uint8), indices, indptr),
-                           shape=(spec.n_events, n))
-    codes = rng.integers(0, 4, size=(spec.n_events, spec.event_len), dtype=np.uint8)
-    store = SequenceStore.from_codes(list(codes))
-    del codes
-    obs = pd.DataFrame({"cell_type": np.array([f"type{i}" for i in range(t)])[cell_type]})
-    # the CSC transpose view is the cells x events matrix a reader would give, without a copy
-    return make_dataset("atlas", events.T, store, obs=obs, cell_ids=[f"c{i}" for i in range(n)])
+from cellspace.simulate.atlas import AtlasSpec, atlas_dataset
 
 
 class _PhaseLog(logging.Handler):

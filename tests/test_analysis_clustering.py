@@ -14,7 +14,7 @@ from cellspace.analysis.clustering import (
     relabel_by_size,
     resolution_search,
 )
-from cellspace.analysis.graph import knn_between, knn_graph, snn_graph
+from cellspace.analysis.graph import _self_first, knn_between, knn_graph, neighbour_recall, snn_graph
 from cellspace.errors import ParameterError
 
 
@@ -37,6 +37,40 @@ def test_knn_matches_bruteforce_cosine_and_lists_self_first():
     d = 1 - np.take_along_axis(sim, knn.indices[:, 1:], axis=1)
     np.testing.assert_allclose(knn.distances[:, 1:], d, atol=1e-5)
     assert np.all(np.diff(knn.distances, axis=1) >= -1e-7)
+
+
+def test_knn_above_the_threshold_is_approximate_self_first_and_recovers_the_exact_neighbours():
+    x, y = blobs(3000, c=8, d=30, noise=0.8, seed=4)
+    exact = knn_graph(x, n_neighbors=15)  # 3,000 cells: below the default threshold
+    approx = knn_graph(x, n_neighbors=15, exact_max_cells=1000)
+    assert exact.method == "exact" and approx.method == "nndescent"
+    assert approx.indices.shape == exact.indices.shape == (3000, 15)
+    assert np.array_equal(approx.indices[:, 0], np.arange(3000))
+    assert np.all(approx.distances[:, 0] == 0)
+    assert not np.any(approx.indices[:, 1:] == np.arange(3000)[:, None])
+    assert all(len(set(r)) == 15 for r in approx.indices)
+    # the distances are the true cosine distances of the pairs listed
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    d = 1 - np.einsum("ij,ikj->ik", xn, xn[approx.indices[:, 1:]])
+    np.testing.assert_allclose(approx.distances[:, 1:], d, atol=1e-4)
+    assert neighbour_recall(exact, exact) == 1.0
+    assert neighbour_recall(approx, exact) >= 0.9
+    # the graph it gives clusters as the exact one does
+    same = (y[approx.indices[:, 1:]] == y[:, None]).mean()
+    assert same >= 0.99 * (y[exact.indices[:, 1:]] == y[:, None]).mean()
+
+
+def test_approximate_rows_without_themselves_get_self_first_and_drop_the_farthest():
+    idx = np.array([[0, 2, 1], [2, 0, 3]])
+    dist = np.array([[0.0, 0.1, 0.2], [0.1, 0.3, 0.5]], dtype=np.float32)
+    out_idx, out_dist = _self_first(idx, dist, 3)
+    assert out_idx.tolist() == [[0, 2, 1], [1, 2, 0]]
+    np.testing.assert_allclose(out_dist, [[0.0, 0.1, 0.2], [0.0, 0.1, 0.3]])
+
+
+def test_knn_method_is_checked():
+    with pytest.raises(ParameterError, match="kNN method"):
+        knn_graph(np.ones((5, 3), np.float32), 3, method="annoy")
 
 
 def test_knn_between_euclidean_distances_are_true_l2():

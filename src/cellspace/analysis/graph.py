@@ -3,10 +3,15 @@
 The kNN of a cell includes the cell itself as its first neighbour (as Seurat's ``FindNeighbors``
 does), so the SNN weight of two cells is the Jaccard index of their k-neighbour sets:
 ``shared / (2k - shared)``; weights below ``prune`` (Seurat's ``prune.SNN = 1/15``) are removed.
+
+Up to :data:`EXACT_MAX_CELLS` cells the kNN is exact (brute force, O(n^2) in cells); above it,
+approximate by nearest-neighbour descent (pynndescent, about O(n log n)), so that atlas-sized
+embeddings never need the quadratic search. docs/benchmarks.md has the agreement of the two.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +19,13 @@ import scipy.sparse as sp
 
 from cellspace.errors import ParameterError
 
+log = logging.getLogger(__name__)
+
 METRICS = ("cosine", "euclidean")
+KNN_METHODS = ("auto", "exact", "nndescent")
 DEFAULT_PRUNE = 1.0 / 15.0
+# above this many cells "auto" switches from the exact search to nearest-neighbour descent
+EXACT_MAX_CELLS = 50_000
 
 
 @dataclass
@@ -25,6 +35,7 @@ class KNN:
     indices: np.ndarray  # (n, k) int64
     distances: np.ndarray  # (n, k) float32
     metric: str
+    method: str = "exact"  # "exact" or "nndescent" (approximate)
 
     @property
     def k(self) -> int:
@@ -115,8 +126,49 @@ def knn_between(
     return idx_out, dist_out
 
 
-def knn_graph(x: np.ndarray, n_neighbors: int = 20, metric: str = "cosine") -> KNN:
-    """kNN of every row among all rows, the row itself first (``n_neighbors`` includes it)."""
+def _self_first(idx: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of an approximate kNN (``k`` or more columns) rearranged so that each row is the
+    cell itself (distance 0) then its ``k - 1`` nearest other cells, in the order found."""
+    n = idx.shape[0]
+    rows = np.arange(n)[:, None]
+    others = idx != rows
+    # stable: keeps each row's order; a row without itself loses its farthest neighbour
+    order = np.argsort(~others, axis=1, kind="stable")[:, : k - 1]
+    out_idx = np.hstack([rows.astype(np.int64), np.take_along_axis(idx, order, axis=1).astype(np.int64)])
+    out_dist = np.hstack([np.zeros((n, 1), np.float32),
+                          np.take_along_axis(dist, order, axis=1).astype(np.float32)])
+    return out_idx, out_dist
+
+
+def knn_nndescent(x: np.ndarray, k: int, metric: str = "cosine", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate kNN of every row among all rows by nearest-neighbour descent (pynndescent):
+    ``(indices, distances)`` of shape (n, k), the row itself first."""
+    import pynndescent
+
+    n = x.shape[0]
+    index = pynndescent.NNDescent(x, n_neighbors=min(k + 1, n), metric=metric, random_state=seed,
+                                  low_memory=True, compressed=True)
+    idx, dist = index.neighbor_graph
+    return _self_first(np.asarray(idx), np.asarray(dist), k)
+
+
+def knn_graph(
+    x: np.ndarray,
+    n_neighbors: int = 20,
+    metric: str = "cosine",
+    method: str = "auto",
+    exact_max_cells: int = EXACT_MAX_CELLS,
+    seed: int = 0,
+) -> KNN:
+    """kNN of every row among all rows, the row itself first (``n_neighbors`` includes it).
+
+    ``method``: "exact" (brute force), "nndescent" (approximate) or "auto": exact up to
+    ``exact_max_cells`` rows, approximate above. ``seed`` seeds the approximate search.
+    """
+    if method not in KNN_METHODS:
+        raise ParameterError(f"kNN method must be one of {', '.join(KNN_METHODS)}, got {method!r}")
+    if metric not in METRICS:
+        raise ParameterError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     x = _as_float(x)
     n = x.shape[0]
     if n < 2:
@@ -124,6 +176,10 @@ def knn_graph(x: np.ndarray, n_neighbors: int = 20, metric: str = "cosine") -> K
     if n_neighbors < 2:
         raise ParameterError(f"n_neighbors must be >= 2, got {n_neighbors}")
     k = min(n_neighbors, n)
+    if method == "nndescent" or (method == "auto" and n > exact_max_cells):
+        log.info("approximate kNN (nearest-neighbour descent) of %d cells, k = %d", n, k)
+        idx, dist = knn_nndescent(x, k, metric=metric, seed=seed)
+        return KNN(indices=idx, distances=dist, metric=metric, method="nndescent")
     idx, dist = knn_between(x, x, k - 1, metric=metric, exclude_self=True)
     self_idx = np.arange(n, dtype=np.int64)[:, None]
     return KNN(
@@ -131,6 +187,17 @@ def knn_graph(x: np.ndarray, n_neighbors: int = 20, metric: str = "cosine") -> K
         distances=np.hstack([np.zeros((n, 1), np.float32), dist]),
         metric=metric,
     )
+
+
+def neighbour_recall(approx: KNN, exact: KNN) -> float:
+    """Fraction of the exact kNN's neighbours (self excluded) that ``approx`` also lists."""
+    a, e = approx.indices[:, 1:], exact.indices[:, 1:]
+    if a.shape != e.shape:
+        raise ParameterError(f"kNN shapes differ: {approx.indices.shape} vs {exact.indices.shape}")
+    # one integer per (row, neighbour) pair, so that one set test covers all rows
+    off = np.arange(e.shape[0], dtype=np.int64)[:, None] * (int(max(a.max(), e.max())) + 1)
+    hits = np.isin(e + off, a + off)
+    return float(hits.mean())
 
 
 def snn_graph(knn: KNN, prune: float = DEFAULT_PRUNE) -> sp.csr_matrix:

@@ -1,7 +1,8 @@
 """UMAP of the CellSpace space (umap-learn, cosine), alone or jointly with motif vectors.
 
-The exact cosine kNN from :mod:`cellspace.analysis.graph` is handed to umap-learn, which skips
-its approximate neighbour search (and that search's just-in-time compilation).
+The cosine kNN from :mod:`cellspace.analysis.graph` (exact up to its ``EXACT_MAX_CELLS``, else
+approximate; or the one already computed for the cell graphs) is handed to umap-learn, which
+then skips its own neighbour search.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from cellspace.analysis.graph import knn_graph
+from cellspace.analysis.graph import KNN, knn_graph
 from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,20 @@ def umap_coordinates(
     metric: str = "cosine",
     min_dist: float = DEFAULT_MIN_DIST,
     seed: int = 0,
+    knn: KNN | None = None,
 ) -> np.ndarray:
-    """2-D UMAP coordinates of the rows of ``x`` (float32, shape (n, 2))."""
+    """2-D UMAP coordinates of the rows of ``x`` (float32, shape (n, 2)).
+
+    ``knn``: the rows' kNN (self first) when already computed with this ``n_neighbors`` and
+    ``metric``; otherwise it is computed here.
+    """
     x = np.asarray(x, dtype=np.float32)
     n = x.shape[0]
     if n < 4:
         raise ParameterError(f"UMAP needs at least 4 points, have {n}")
     k = max(2, min(n_neighbors, n - 1))
-    knn = knn_graph(x, n_neighbors=k, metric=metric)
+    if knn is None or knn.k != k or knn.metric != metric or knn.indices.shape[0] != n:
+        knn = knn_graph(x, n_neighbors=k, metric=metric, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import umap
@@ -59,11 +66,13 @@ def umap(
     min_dist: float = DEFAULT_MIN_DIST,
     seed: int = 0,
     key_added: str = "X_umap",
+    knn: KNN | None = None,
 ) -> np.ndarray:
-    """UMAP of ``adata.obsm[use_rep]`` into ``obsm[key_added]`` and ``uns["umap"]["params"]``."""
+    """UMAP of ``adata.obsm[use_rep]`` into ``obsm[key_added]`` and ``uns["umap"]["params"]``
+    (``knn``: see :func:`umap_coordinates`)."""
     from cellspace.analysis.validate import embedding_of
 
-    coords = umap_coordinates(embedding_of(adata, use_rep), n_neighbors, metric, min_dist, seed)
+    coords = umap_coordinates(embedding_of(adata, use_rep), n_neighbors, metric, min_dist, seed, knn=knn)
     adata.obsm[key_added] = coords
     adata.uns["umap" if key_added == "X_umap" else key_added] = {
         "params": {"use_rep": use_rep, "n_neighbors": int(n_neighbors), "metric": metric,

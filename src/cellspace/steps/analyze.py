@@ -168,7 +168,7 @@ def analyze(p: AnalyzeParams):
         motif_table = load_motif_table(Path(p.motifs), adata, cs_model, p.motif_format, p.use_rep)
 
     log.info("kNN/SNN graphs of %d cells (k = %d)", adata.n_obs, p.n_neighbors)
-    neighbors(adata, n_neighbors=p.n_neighbors, use_rep=p.use_rep)
+    knn = neighbors(adata, n_neighbors=p.n_neighbors, use_rep=p.use_rep)
     labels = cluster(adata, method=p.method, resolution=p.resolution, n_clusters=p.n_clusters,
                      seed=p.seed, min_size=p.min_cluster_size)
     log.info("%s: %d clusters (resolution %.4g)", p.method, labels.max() + 1,
@@ -183,7 +183,7 @@ def analyze(p: AnalyzeParams):
 
             log.info("UMAP")
             coords = run_umap(adata, use_rep=p.use_rep, n_neighbors=p.n_neighbors, min_dist=p.min_dist,
-                              seed=p.seed)
+                              seed=p.seed, knn=knn)
             write_tsv(pd.DataFrame(coords, index=adata.obs_names.rename("cell"), columns=["UMAP1", "UMAP2"]),
                       out / "umap.tsv")
             for key in keys:
