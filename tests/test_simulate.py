@@ -312,3 +312,35 @@ def test_shared_regions_give_disjoint_partial_or_identical_atlases(shared):
     assert len(a & b) == round(shared * 300)
     dens = [d.events.nnz / (d.n_cells * d.n_events) for d in sim.datasets]
     assert dens[1] / dens[0] == pytest.approx(1.5, rel=0.1)
+
+
+def test_atlas_generator_has_type_blocks_home_events_and_their_motif_sites():
+    from cellspace.simulate.atlas import AtlasSpec, atlas_dataset
+    from cellspace.simulate.motifs import Scanner, site_log_odds
+
+    spec = AtlasSpec(n_cells=1000, n_events=1500, density=0.02, n_types=5, sites_per_event=3, seed=2)
+    ds = atlas_dataset(spec)
+    assert (ds.n_cells, ds.n_events) == (1000, 1500)
+    assert abs(ds.events.nnz / (1000 * 1500) - 0.02) < 0.002
+    types = ds.obs["cell_type"].to_numpy()
+    assert (pd.Series(types).value_counts() == 200).all()
+    home = ds.var["home_type"].to_numpy()
+    X = ds.events.tocsr()  # events x cells
+    for t in ("type0", "type3"):
+        ev = X[home == t]
+        inside = ev[:, types == t].mean()
+        outside = ev[:, types != t].mean()
+        assert inside > 5 * outside
+    # each event carries its home type's TF: that motif scores higher in them than in the others
+    tf0 = ds.var["tf"].to_numpy()[home == "type0"][0]
+    assert set(ds.var.loc[home == "type0", "tf"]) == {tf0}
+    motif = next(m for m in load_pool() if m.name == tf0)
+    codes = np.stack([ds.sequences.codes(i) for i in range(ds.n_events)])
+    best = Scanner(codes).scores(site_log_odds(motif)).max(axis=1)
+    assert np.median(best[home == "type0"]) > np.quantile(best[home != "type0"], 0.9)
+    # same seed, same data; no sites, no TF column
+    again = atlas_dataset(spec)
+    assert (again.events != ds.events).nnz == 0
+    assert "tf" not in atlas_dataset(AtlasSpec(n_cells=200, n_events=300, n_types=5)).var
+    with pytest.raises(ParameterError, match="density"):
+        AtlasSpec(density=0.5).validate()
