@@ -14,7 +14,13 @@ from cellspace.analysis.clustering import (
     relabel_by_size,
     resolution_search,
 )
-from cellspace.analysis.graph import _self_first, knn_between, knn_graph, neighbour_recall, snn_graph
+from cellspace.analysis.graph import (
+    _self_first,
+    knn_between,
+    knn_graph,
+    neighbour_recall,
+    snn_graph,
+)
 from cellspace.errors import ParameterError
 
 
