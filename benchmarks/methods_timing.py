@@ -17,7 +17,7 @@ import warnings
 
 import pandas as pd
 
-from cellspace.bench.methods import get_method, list_methods, run_method
+from cellspace.bench.methods import get_method, list_methods, parse_method_params, run_method
 from cellspace.bench.metrics import SharedClustering, score_embedding
 from cellspace.bench.toydata import dataset_to_anndata
 from cellspace.simulate.core import SimulationParams, simulate
@@ -27,15 +27,13 @@ TORCH = {"scbasset", "scbasset_batch", "peakvi", "peakvi_batch"}
 
 def method_params(items: list[str]) -> dict[str, dict]:
     """{method: {key: value}} of METHOD.KEY=VALUE strings (values read as by the CLI's --param)."""
-    from cellspace.cli.bench import parse_params
-
     grouped: dict[str, list[str]] = {}
     for item in items:
         method, dot, rest = item.partition(".")
         if not dot or not method or "=" not in rest:
             raise SystemExit(f"--param {item!r}: expected METHOD.KEY=VALUE")
         grouped.setdefault(method, []).append(rest)
-    return {method: parse_params(kvs) for method, kvs in grouped.items()}
+    return {method: parse_method_params(kvs) for method, kvs in grouped.items()}
 
 
 def main() -> None:

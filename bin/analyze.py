@@ -5,4 +5,5 @@ import sys
 
 from cellspace.steps.entry import main
 
-sys.exit(main("analyze"))
+if __name__ == "__main__":  # a spawned child process imports this file without running it
+    sys.exit(main("analyze"))

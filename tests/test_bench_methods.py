@@ -304,34 +304,3 @@ def test_mnn_edges_link_identical_cells_across_batches():
     twins = set(zip(src.tolist(), (dst - 40).tolist(), strict=True))
     assert np.mean([(i, i) in twins for i in range(40)]) > 0.7  # most cells meet their twin
 
-
-def test_run_method_and_score_cli_write_embeddings_timings_and_scores(tmp_path, toy):
-    import anndata as ad
-    import pandas as pd
-
-    from cellspace.cli import main
-
-    src = tmp_path / "in.h5ad"
-    toy.write_h5ad(src)
-    out = tmp_path / "emb.h5ad"
-    assert main(["benchmark", "run-method", "--h5ad", str(src), "--out", str(out), "--method", "lsi",
-                 "--method", "lsi_harmony", "--batch-key", "batch", "--param", "n_components=8",
-                 "--memory", "rss", "--timings", str(tmp_path / "t.tsv")]) == 0
-    a = ad.read_h5ad(out)
-    assert a.obsm["X_lsi"].shape[0] == toy.n_obs and a.obsm["X_lsi"].shape[1] <= 8
-    assert set(a.uns["bench_runs"]) == {"lsi", "lsi_harmony"}
-    t = pd.read_csv(tmp_path / "t.tsv", sep="\t")
-    assert t["method"].tolist() == ["lsi", "lsi_harmony"] and (t["seconds"] > 0).all()
-    assert main(["benchmark", "score", "--h5ad", str(out), "--label-key", "cell_type",
-                 "--batch-key", "batch", "--out", str(tmp_path / "s.tsv"),
-                 "--per-label", str(tmp_path / "pl.tsv")]) == 0
-    s = pd.read_csv(tmp_path / "s.tsv", sep="\t").set_index("method")
-    assert list(s.index) == ["lsi", "lsi_harmony"]
-    assert (s["ari"] > 0.9).all() and s.loc["lsi_harmony", "kbet"] >= s.loc["lsi", "kbet"]
-    pl = pd.read_csv(tmp_path / "pl.tsv", sep="\t")
-    assert len(pl) == 2 * toy.obs["cell_type"].nunique()
-    # unknown method and missing batch column are one-line errors
-    assert main(["benchmark", "run-method", "--h5ad", str(src), "--out", str(out),
-                 "--method", "nope"]) == 2
-    assert main(["benchmark", "run-method", "--h5ad", str(src), "--out", str(out),
-                 "--method", "lsi_harmony", "--batch-key", "donor"]) == 1

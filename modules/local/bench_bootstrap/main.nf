@@ -21,9 +21,9 @@ process BENCH_BOOTSTRAP {
     prefix   = task.ext.prefix ?: "${meta.id}"
     def batch = opts.batch_key ? "--batch-key ${opts.batch_key}" : ''
     """
-    bench_collect_embeddings.py --out embeddings.h5ad --cells ${cells} methods/*
-    cellspace benchmark bootstrap \\
-        --h5ad embeddings.h5ad \\
+    bench_bootstrap.py \\
+        --h5ad methods/* \\
+        --cells ${cells} \\
         --label-key ${opts.label_key} \\
         --out ${prefix} \\
         --n-replicates ${opts.n_replicates} \\

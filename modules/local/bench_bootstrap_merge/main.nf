@@ -19,10 +19,10 @@ process BENCH_BOOTSTRAP_MERGE {
     prefix   = task.ext.prefix ?: "${meta.id}"
 
     """
-    cellspace benchmark bootstrap-merge \\
+    bench_bootstrap_merge.py \\
         --out ${prefix} \\
-        ${args} \\
-        chunks/*
+        --chunks chunks/* \\
+        ${args}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":

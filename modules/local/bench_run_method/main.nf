@@ -23,7 +23,7 @@ process BENCH_RUN_METHOD {
     def batch = opts.batch_key ? "--batch-key ${opts.batch_key}" : ''
     """
     export OMP_NUM_THREADS=${task.cpus} NUMBA_NUM_THREADS=${task.cpus}
-    cellspace benchmark run-method \\
+    bench_run_method.py \\
         --h5ad ${h5ad} \\
         --out ${prefix}.h5ad \\
         --method ${method} \\

@@ -21,7 +21,7 @@ process BENCH_SCORE {
     prefix   = task.ext.prefix ?: "${meta.id}"
     def batch = opts.batch_key ? "--batch-key ${opts.batch_key}" : ''
     """
-    cellspace benchmark score \\
+    bench_score.py \\
         --h5ad ${h5ad} \\
         --methods ${method} \\
         --label-key ${opts.label_key} \\

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cellspace.atomic import atomic_dir, atomic_path, write_text_atomic
+from cellspace.atomic import atomic_dir
 from cellspace.bench.bootstrap import pairwise_tests, summarize, summarize_per_label
 from cellspace.bench.metrics import SUMMARY_SCORES
 from cellspace.errors import InputError
@@ -28,6 +28,9 @@ SCORES_FILE = "scores_replicates.tsv"
 PER_LABEL_FILE = "per_label_replicates.tsv"
 OBSERVED_FILE = "observed.tsv"
 META_FILE = "meta.json"
+# what a report folder holds (an existing --out with anything else is refused, not replaced)
+REPORT_OUTPUTS = (SCORES_FILE, PER_LABEL_FILE, OBSERVED_FILE, META_FILE, "summary.tsv", "pairwise.tsv",
+                  "per_label_summary.tsv", "*.png")
 
 
 def fingerprint(embeddings: Mapping[str, np.ndarray], labels: np.ndarray,
@@ -53,6 +56,11 @@ def read_tsv(path: Path) -> pd.DataFrame:
                            keep_default_na=False, na_values=["NaN"])
     except (OSError, pd.errors.ParserError) as e:
         raise InputError(f"cannot read table: {e}", path) from None
+
+
+def chunk_name(replicates: range) -> str:
+    """The folder name of a chunk of replicates: ``chunk_<start>-<stop>`` (zero-padded, sorts)."""
+    return f"chunk_{replicates.start:06d}-{replicates.stop:06d}"
 
 
 def write_chunk(folder: Path, meta: dict, scores: pd.DataFrame, per_label: pd.DataFrame,
@@ -113,35 +121,32 @@ def read_chunks(folders: Sequence[Path]) -> tuple[dict, pd.DataFrame, pd.DataFra
 
 def write_report(folder: Path, meta: dict, scores: pd.DataFrame, per_label: pd.DataFrame,
                  observed: pd.DataFrame, alpha: float = 0.05, plots: bool = True) -> list[Path]:
-    """Write the merged tables, statistics and figures into ``folder`` (each file atomically)."""
+    """Write the merged tables, statistics and figures: the folder ``folder`` as a unit."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     resampling = meta["settings"].get("resampling", "replacement")
     summary = summarize(scores, observed, alpha, resampling)
     pairwise = pairwise_tests(scores, observed, alpha=alpha, resampling=resampling)
     pls = summarize_per_label(per_label, alpha)
-    written = []
     tables = {SCORES_FILE: scores, PER_LABEL_FILE: per_label, OBSERVED_FILE: observed,
               "summary.tsv": summary, "pairwise.tsv": pairwise, "per_label_summary.tsv": pls}
-    for name, df in tables.items():
-        with atomic_path(folder / name) as tmp:
-            _write_tsv(df, tmp)
-        written.append(folder / name)
-    write_text_atomic(folder / META_FILE, json.dumps({**meta, "alpha": alpha}, indent=2,
-                                                     sort_keys=True))
-    written.append(folder / META_FILE)
-    if plots:
-        from cellspace.bench.plots import plot_per_label, plot_pvalue_matrix, plot_scores
+    names: list[str] = []
+    with atomic_dir(folder, outputs=REPORT_OUTPUTS) as tmp:
+        for name, df in tables.items():
+            _write_tsv(df, tmp / name)
+            names.append(name)
+        (tmp / META_FILE).write_text(json.dumps({**meta, "alpha": alpha}, indent=2, sort_keys=True))
+        names.append(META_FILE)
+        if plots:
+            from cellspace.bench.plots import plot_per_label, plot_pvalue_matrix, plot_scores
 
-        figs = {"scores.png": plot_scores(summary)}
-        if scores["method"].nunique() >= 2:
-            for s in SUMMARY_SCORES:
-                if pairwise.loc[pairwise["score"] == s, "p_adj"].notna().any():
-                    figs[f"pvalues_{s}.png"] = plot_pvalue_matrix(pairwise, s)
-        if len(pls) and pls["mean"].notna().any():
-            figs["per_label_batch.png"] = plot_per_label(pls)
-        for name, fig in figs.items():
-            with atomic_path(folder / name) as tmp:
-                fig.savefig(tmp, dpi=110)
-            written.append(folder / name)
-    return written
+            figs = {"scores.png": plot_scores(summary)}
+            if scores["method"].nunique() >= 2:
+                for s in SUMMARY_SCORES:
+                    if pairwise.loc[pairwise["score"] == s, "p_adj"].notna().any():
+                        figs[f"pvalues_{s}.png"] = plot_pvalue_matrix(pairwise, s)
+            if len(pls) and pls["mean"].notna().any():
+                figs["per_label_batch.png"] = plot_per_label(pls)
+            for name, fig in figs.items():
+                fig.savefig(tmp / name, dpi=110)
+                names.append(name)
+    return [folder / n for n in names]

@@ -8,7 +8,8 @@ help text, choices, metavar and type given in its ``metadata``::
         n_neighbors: int = field(default=20, metadata=doc("k of the kNN graph"))
 
 A field without a default is a required flag. ``bool`` fields are switches (``store_true``;
-default ``True`` gives a ``--no-...`` switch instead). ``X | None`` fields take an ``X``.
+default ``True`` gives a ``--no-...`` switch instead). ``X | None`` fields take an ``X``;
+``list[X]`` fields take one or more (``nargs="+"`` unless the metadata says otherwise).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ T = TypeVar("T")
 
 
 def doc(help: str, **extra: Any) -> dict[str, Any]:
-    """Field metadata: ``help`` plus any of ``choices``, ``metavar``, ``type``, ``nargs``, ``flag``."""
+    """Field metadata: ``help`` plus any of ``choices``, ``metavar``, ``type``, ``nargs``,
+    ``action`` (``"extend"``: a list flag that may also be repeated) and ``flag``."""
     return {"help": help, **extra}
 
 
@@ -82,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls
         elif "nargs" in meta:
             kwargs["nargs"] = meta["nargs"]
         kwargs["type"] = meta.get("type", hint if hint in (int, float, str, Path) else str)
-        for key in ("choices", "metavar"):
+        for key in ("choices", "metavar", "action"):
             if key in meta:
                 kwargs[key] = meta[key]
         if default is dataclasses.MISSING:

@@ -14,12 +14,13 @@ from cellspace.bench.methods.base import (
     Method,
     MethodRun,
     MissingDependencyError,
+    parse_method_params,
     run_method,
 )
 from cellspace.errors import ParameterError
 
 __all__ = ["MISSING", "Method", "MethodRun", "MissingDependencyError", "available_methods",
-           "get_method", "list_methods", "run_method"]
+           "get_method", "list_methods", "parse_method_params", "run_method"]
 
 # methods that cannot be provided, with the reason (shown by `cellspace benchmark list`)
 MISSING: dict[str, str] = {}

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import json
 import logging
 import resource
 import time
 import tracemalloc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -162,6 +163,21 @@ def _child(name: str, adata: AnnData, batch_key: str | None, seed: int,
 
 
 _COMMON = ("self", "adata", "batch_key", "seed")
+
+
+def parse_method_params(items: Sequence[str]) -> dict[str, Any]:
+    """{name: value} of ``name=value`` strings; a value is read as JSON when it parses (numbers,
+    true/false, lists), else kept as a string."""
+    out: dict[str, Any] = {}
+    for it in items:
+        if "=" not in it:
+            raise ParameterError(f"--param must look like name=value, got {it!r}")
+        k, v = it.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
 
 
 def check_method_params(method: Method, params: Mapping[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Bootstrap statistics: CI-inversion p-values, BH-FDR, chunked runs equal whole runs."""
+"""Bootstrap statistics: CI-inversion p-values, BH-FDR, replicate ranges and resampling (the
+steps that write and merge chunks: tests/steps/test_bench_bootstrap*.py)."""
 
 from __future__ import annotations
 
@@ -88,71 +89,6 @@ def test_replicate_indices_depend_only_on_seed_and_replicate():
     assert np.array_equal(a, bs.replicate_indices(50, 7, 3))
     assert not np.array_equal(a, bs.replicate_indices(50, 7, 4))
     assert a.min() >= 0 and a.max() < 50 and a.size == 50
-
-
-def _toy_h5ad(tmp_path):
-    from cellspace.bench.toydata import toy_atac
-
-    rng = np.random.default_rng(0)
-    a = toy_atac(90, 10, seed=0)
-    lab = a.obs["cell_type"].astype(str).to_numpy()
-    centre = {t: rng.normal(0, 4, 6) for t in np.unique(lab)}
-    X = np.vstack([centre[t] for t in lab]) + rng.normal(size=(a.n_obs, 6))
-    a.obsm["X_good"] = X
-    a.obsm["X_noisy"] = X + rng.normal(0, 4, X.shape)
-    a.obsm["X_cellspace"] = X * 0.5 + rng.normal(0, 0.5, X.shape)
-    lab[:4] = "unknown"
-    a.obs["cell_type"] = lab
-    path = tmp_path / "emb.h5ad"
-    a.write_h5ad(path)
-    return path
-
-
-def test_chunked_bootstrap_merged_equals_single_run(tmp_path):
-    from cellspace.cli import main
-
-    h5 = _toy_h5ad(tmp_path)
-    common = ["benchmark", "bootstrap", "--h5ad", str(h5), "--label-key", "cell_type",
-              "--batch-key", "batch", "--label-exclude", "unknown", "--methods",
-              "cellspace,good,noisy", "-B", "6", "--seed", "3"]
-    assert main([*common, "--out", str(tmp_path / "whole")]) == 0
-    for spec in ("0:2", "2:5"):
-        assert main([*common, "--no-plots", "--out", str(tmp_path / "parts"), "--replicates", spec]) == 0
-    assert main([*common, "--no-plots", "--out", str(tmp_path / "parts"), "--chunk", "2",
-                 "--n-chunks", "3"]) == 0  # replicates 4:6 overlaps 2:5 -> merge must refuse
-    chunks = sorted((tmp_path / "parts").glob("chunk_*"))
-    assert [c.name for c in chunks] == ["chunk_000000-000002", "chunk_000002-000005",
-                                        "chunk_000004-000006"]
-    assert main(["benchmark", "bootstrap-merge", "--out", str(tmp_path / "m"), *map(str, chunks)]) == 1
-    assert main([*common, "--no-plots", "--out", str(tmp_path / "parts"), "--replicates", "5:6"]) == 0
-    good = [c for c in sorted((tmp_path / "parts").glob("chunk_*")) if c.name != "chunk_000004-000006"]
-    assert main(["benchmark", "bootstrap-merge", "--no-plots", "--out", str(tmp_path / "merged"),
-                 *map(str, good)]) == 0
-    for name in ("scores_replicates.tsv", "per_label_replicates.tsv", "observed.tsv",
-                 "summary.tsv", "pairwise.tsv", "per_label_summary.tsv"):
-        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "merged" / name).read_bytes(), name
-    for name in ("scores.png", "pvalues_overall_score.png", "per_label_batch.png"):
-        assert (tmp_path / "whole" / name).stat().st_size > 1000
-    summ = pd.read_csv(tmp_path / "whole" / "summary.tsv", sep="\t")
-    ov = summ[summ.score == "overall_score"].set_index("method")
-    assert ov.loc["good", "observed"] > ov.loc["noisy", "observed"]
-    assert (ov["ci_low"] <= ov["ci_high"]).all()
-    scores = pd.read_csv(tmp_path / "whole" / "scores_replicates.tsv", sep="\t")
-    assert sorted(scores.replicate.unique()) == list(range(6))
-    assert len(scores) == 18
-
-
-def test_bootstrap_merge_reports_missing_replicates(tmp_path, capsys):
-    from cellspace.cli import main
-
-    h5 = _toy_h5ad(tmp_path)
-    assert main(["benchmark", "bootstrap", "--h5ad", str(h5), "--label-key", "cell_type",
-                 "--methods", "good,noisy", "-B", "4", "--replicates", "0:2",
-                 "--out", str(tmp_path / "p")]) == 0
-    rc = main(["benchmark", "bootstrap-merge", "--out", str(tmp_path / "m"),
-               *map(str, (tmp_path / "p").glob("chunk_*"))])
-    assert rc == 1
-    assert "2 replicate(s) missing (first: 2) of 4" in capsys.readouterr().err
 
 
 def test_half_sampling_draws_half_of_the_cells_without_duplicates():
