@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from cellspace import _core
 from cellspace._version import __version__
 from cellspace.atomic import atomic_path
+from cellspace.bridges import Bridges
 from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_train_k, kmer_row_table, n_kmer_rows
@@ -78,6 +79,14 @@ class TrainParams:
     centre: bool = field(default=False, metadata={"help": (
         "keep each dataset's (with --batch-key: each batch's) mean cell vector on the overall mean "
         "during training (hurts when their cell-type proportions differ; see docs/design.md)")})
+    # several datasets: train every cell also on events of the other atlases that its sequence
+    # partners open (cellspace.bridges; docs/design.md, "Bridges between atlases")
+    bridge_weight: float = field(default=0.0, metadata={"help": (
+        "with several datasets: bridged events per cell, as a multiple of its own open events, "
+        "drawn from the events open in its nearest cells of the other datasets by k-mer profile "
+        "(0 = off)")})
+    bridge_start: int = field(default=10, metadata={"help": "epoch at which the bridges are first built"})
+    bridge_every: int = field(default=10, metadata={"help": "epochs between rebuilds of the bridges"})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
@@ -99,6 +108,9 @@ class TrainParams:
             (self.init_sd > 0, f"init-sd must be > 0, got {self.init_sd}"),
             (self.batch_size >= 1, f"batch-size must be >= 1, got {self.batch_size}"),
             (self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
+            (self.bridge_weight >= 0, f"bridge-weight must be >= 0, got {self.bridge_weight}"),
+            (self.bridge_start >= 0, f"bridge-start must be >= 0, got {self.bridge_start}"),
+            (self.bridge_every >= 1, f"bridge-every must be >= 1, got {self.bridge_every}"),
             (0 <= self.seed < 2**63, f"seed must be in 0..2^63-1, got {self.seed}"),
         ]
         for ok, msg in checks:
@@ -422,7 +434,19 @@ def run_training(
         params.epochs, params.dim, params.k, params.ngrams, params.threads,
         ", k-mer and bucket rows frozen" if params.freeze_sequence_rows else "",
     )
+    bridges = None
+    if params.bridge_weight > 0 and len(data.dataset_names) > 1:
+        bridges = Bridges(data, params.k, params.bridge_weight, params.seed)
+    bridged = False
     for epoch in range(state.epoch, params.epochs):
+        if bridges is not None and epoch >= params.bridge_start and (
+            not bridged or (epoch - params.bridge_start) % params.bridge_every == 0
+        ):
+            events = bridges.events(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim], epoch)
+            corpus.indptr = np.ascontiguousarray(events.indptr, dtype=np.int64)
+            corpus.indices = np.ascontiguousarray(events.indices, dtype=np.int32)
+            config = core_config(state, corpus, negatives, stats)
+            bridged = True
         stats[:] = 0.0
         key = epoch_key(params.seed, epoch)
         bar = _progress_bar(n_examples, progress)

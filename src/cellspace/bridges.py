@@ -1,0 +1,175 @@
+"""Bridges between datasets with different event atlases, from shared sequence evidence.
+
+Two datasets whose events are different regions share no event, so no training example
+compares their cells; what they share is sequence. A cell's *k-mer profile* is the mean
+k-mer frequency of the events open in it, standardised within its dataset (chromVAR's
+deviations with k-mers as annotations): cells of one type open events enriched for the same
+motifs, whichever atlas those events come from. Single cells' profiles are noisy (a few dozen
+open events), so each is averaged over the cell's nearest neighbours *of its own dataset* in
+the current embedding, where cell types are already separated.
+
+Each cell's ``partners`` are its nearest cells of the other datasets by cosine of smoothed
+profiles, and its *bridged* events are a sample of the events open in its partners:
+:func:`bridged_events` adds them to the events x cells matrix, so that a cell is also trained
+as a positive on the other atlas' events its sequence twins open (with negatives from its
+own dataset's pool, as every positive). Only the training matrix changes; the negative
+pools stay those of the original data.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.neighbors import NearestNeighbors
+
+from cellspace.dataset import TrainingData
+from cellspace.errors import ParameterError
+from cellspace.kmers import kmer_rows_of, n_kmer_rows
+
+log = logging.getLogger(__name__)
+
+_ACGTN = np.frombuffer(b"ACGTN", dtype=np.uint8)
+
+__all__ = ["Bridges", "event_kmer_frequencies", "kmer_profiles", "smooth_within", "cross_partners", "bridged_events"]
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+def event_kmer_frequencies(data: TrainingData, k: int) -> sp.csr_matrix:
+    """(n_events, canonical k-mer rows) float32: each event's k-mer frequencies."""
+    n_rows = n_kmer_rows(k)
+    seqs = data.sequences
+    lengths = np.zeros(data.n_events, dtype=np.int64)
+    parts = []
+    for i in range(data.n_events):
+        r = kmer_rows_of(_ACGTN[seqs.codes(i)].tobytes(), k)
+        lengths[i] = len(r)
+        parts.append(r)
+    cols = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    rows = np.repeat(np.arange(data.n_events), lengths)
+    E = sp.csr_matrix((np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(data.n_events, n_rows))
+    E.sum_duplicates()
+    return (sp.diags((1.0 / np.maximum(lengths, 1)).astype(np.float32)) @ E).tocsr()
+
+
+def kmer_profiles(data: TrainingData, k: int) -> np.ndarray:
+    """(n_cells, canonical k-mer rows) float32: each cell's mean k-mer frequencies over its
+    open events, every k-mer standardised (z-score over cells) within the cell's dataset."""
+    E = event_kmer_frequencies(data, k)
+    M = data.events.T.tocsr().astype(np.float32)
+    M = (sp.diags((1.0 / np.maximum(np.diff(M.indptr), 1)).astype(np.float32)) @ M).tocsr()
+    out = np.empty((data.n_cells, E.shape[1]), dtype=np.float32)
+    for d in range(len(data.dataset_names)):
+        cells = np.flatnonzero(data.cell_dataset == d)
+        P = (M[cells] @ E).toarray()
+        P -= P.mean(axis=0)
+        sd = P.std(axis=0)
+        P *= np.where(sd > 0, 1.0 / np.maximum(sd, 1e-12), 0.0).astype(np.float32)
+        out[cells] = P
+    return out
+
+
+def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.ndarray, n_neighbors: int) -> np.ndarray:
+    """Each cell's profile averaged over its ``n_neighbors`` nearest cells (itself included)
+    of its own dataset, by cosine of ``embedding``."""
+    out = np.empty_like(profiles)
+    for d in np.unique(cell_dataset):
+        idx = np.flatnonzero(cell_dataset == d)
+        k = min(n_neighbors, len(idx))
+        nn = NearestNeighbors(n_neighbors=k).fit(_unit(embedding[idx]))
+        knn = nn.kneighbors(_unit(embedding[idx]), return_distance=False)
+        avg = sp.csr_matrix((np.full(knn.size, 1.0 / k, dtype=np.float32), knn.ravel(),
+                             np.arange(0, knn.size + 1, k)), shape=(len(idx), len(idx)))
+        out[idx] = avg @ profiles[idx]
+    return out
+
+
+def cross_partners(profiles: np.ndarray, cell_dataset: np.ndarray, n_partners: int) -> np.ndarray:
+    """(n_cells, n_partners * (n_datasets - 1)) global ids: every cell's nearest cells of each
+    other dataset by cosine of ``profiles``."""
+    datasets = np.unique(cell_dataset)
+    if len(datasets) < 2:
+        raise ParameterError("bridges need at least two datasets")
+    U = _unit(profiles)
+    out = np.empty((len(U), n_partners * (len(datasets) - 1)), dtype=np.int64)
+    for d in datasets:
+        mine = np.flatnonzero(cell_dataset == d)
+        col = 0
+        for o in datasets:
+            if o == d:
+                continue
+            theirs = np.flatnonzero(cell_dataset == o)
+            k = min(n_partners, len(theirs))
+            for s in range(0, len(mine), _BLOCK):
+                sim = U[mine[s : s + _BLOCK]] @ U[theirs].T
+                top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+                order = np.take_along_axis(sim, top, axis=1).argsort(axis=1)[:, ::-1]
+                out[mine[s : s + _BLOCK], col : col + k] = theirs[np.take_along_axis(top, order, axis=1)]
+            if k < n_partners:  # a dataset smaller than n_partners: repeat its nearest
+                out[mine, col + k : col + n_partners] = out[mine, col : col + 1]
+            col += n_partners
+    return out
+
+
+def bridged_events(events: sp.csr_matrix, partners: np.ndarray, weight: float, seed: int) -> sp.csr_matrix:
+    """``events`` (events x cells) with, for every cell, ``round(weight * its open events)``
+    events drawn (without repeats) from the events open in its partners, each with a
+    probability proportional to the number of partners it is open in."""
+    if weight <= 0:
+        return events
+    M = events.T.tocsr()  # cells x events
+    n_open = np.diff(M.indptr)
+    rng = np.random.default_rng(seed)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    for c in range(M.shape[0]):
+        pool = np.concatenate([M.indices[M.indptr[p] : M.indptr[p + 1]] for p in partners[c]])
+        if len(pool) == 0:
+            continue
+        pool, counts = np.unique(pool, return_counts=True)
+        take = min(len(pool), int(round(weight * n_open[c])))
+        if take == 0:
+            continue
+        rows.append(rng.choice(pool, size=take, replace=False, p=counts / counts.sum()))
+        cols.append(np.full(take, c))
+    if not rows:
+        return events
+    extra = sp.csr_matrix((np.ones(sum(len(r) for r in rows), dtype=np.uint8),
+                           (np.concatenate(rows), np.concatenate(cols))), shape=events.shape)
+    out = (events.astype(np.int32) + extra.astype(np.int32)).tocsr()
+    out.data[:] = 1
+    out.sort_indices()
+    return sp.csr_matrix((out.data.astype(np.uint8), out.indices.astype(events.indices.dtype),
+                          out.indptr.astype(events.indptr.dtype)), shape=events.shape)
+
+
+# sizes of the bridge construction (measured in docs/design.md, "Bridges between atlases")
+PROFILE_K = 8  # k of the profiles' k-mers (at most the training k)
+_BLOCK = 1024  # cells per block of the cross-dataset similarity product
+SMOOTH_NEIGHBORS = 15  # own-dataset neighbours a profile is averaged over
+N_PARTNERS = 15  # partners per cell in each other dataset
+
+
+class Bridges:
+    """Builds the bridged training matrix of ``data`` from the current cell rows."""
+
+    def __init__(self, data: TrainingData, k: int, weight: float, seed: int,
+                 n_partners: int = N_PARTNERS, smooth: int = SMOOTH_NEIGHBORS) -> None:
+        if len(data.dataset_names) < 2:
+            raise ParameterError("bridges need at least two datasets")
+        self.data, self.weight, self.seed = data, weight, seed
+        self.n_partners, self.smooth = n_partners, smooth
+        self.profiles = kmer_profiles(data, min(k, PROFILE_K))
+
+    def events(self, cell_rows: np.ndarray, epoch: int) -> sp.csr_matrix:
+        """The events x cells matrix with every cell's bridged events added."""
+        smoothed = smooth_within(self.profiles, cell_rows, self.data.cell_dataset, self.smooth)
+        partners = cross_partners(smoothed, self.data.cell_dataset, self.n_partners)
+        out = bridged_events(self.data.events, partners, self.weight, self.seed + epoch)
+        log.info("epoch %d: bridges between datasets, %d bridged entries added to %d", epoch,
+                 out.nnz - self.data.events.nnz, self.data.events.nnz)
+        return out
