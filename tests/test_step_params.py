@@ -46,6 +46,36 @@ def test_every_step_has_an_entry_and_a_test():
             assert hasattr(module, attr), f"{step}: no {attr}"
 
 
+def _step_fields(module) -> dict[str, dataclasses.Field]:
+    """Flag fields (those with help) of the dataclasses a step module defines or imports."""
+    out = {}
+    for obj in vars(module).values():
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+            out.update({f.name: f for f in cli_fields(obj) if "help" in f.metadata})
+    return out
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_flag_of_a_step_derives_from_its_parameter_dataclass(step):
+    """Each step's flags (but --help, --version, --verbose and the shared dataset inputs) are
+    fields of its dataclasses: same name, help and default."""
+    module = step_module(step)
+    parser = step_parser(module)
+    inputs = {a.dest for g in parser._action_groups if g.title == "input datasets" for a in g._group_actions}
+    fields = _step_fields(module)
+    flags = [a for a in parser._actions if a.dest not in {"help", "version", "verbose"} | inputs]
+    assert flags, step
+    for a in flags:
+        assert a.dest in fields, f"{step}: flag {a.option_strings} is no field of its dataclasses"
+        f = fields[a.dest]
+        assert a.help == f.metadata["help"], (step, a.dest)
+        default = field_default(f)
+        if default is not dataclasses.MISSING:
+            assert a.default == default, (step, a.dest)
+        else:
+            assert a.required, (step, a.dest)
+
+
 @pytest.mark.parametrize("cls", [TrainParams, RunOptions])
 def test_train_flags_derive_from_the_dataclass(cls):
     actions = _actions(step_parser(step_module("train_cellspace")))
