@@ -7,7 +7,14 @@ import pytest
 import scipy.sparse as sp
 
 from cellspace.bench.mixing import cross_knn_accuracy, kmeans_ari
-from cellspace.bridges import Bridges, bridged_events, cross_partners, kmer_profiles, smooth_within
+from cellspace.bridges import (
+    Bridges,
+    bridged_events,
+    cross_partners,
+    kmer_profiles,
+    profile_k,
+    smooth_within,
+)
 from cellspace.dataset import combine
 from cellspace.errors import ParameterError
 from cellspace.simulate import small_simulation
@@ -18,7 +25,7 @@ def test_bridged_events_draws_from_the_partners_open_events_only():
     # 4 events x 4 cells; cells 0, 1 of dataset 0 (events 0, 1), cells 2, 3 of dataset 1 (events 2, 3)
     dense = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]], dtype=np.uint8)
     events = sp.csr_matrix(dense)
-    partners = np.array([[3], [2], [1], [0]])
+    partners = np.array([[3, -1], [2, -1], [1, -1], [0, -1]])
     out = bridged_events(events, partners, weight=1.0, seed=0).toarray()
     assert out.dtype == np.uint8 and (out[dense == 1] == 1).all()
     added = out - dense
@@ -57,9 +64,12 @@ def test_partners_come_from_the_other_dataset_and_match_types_beyond_chance(disj
     smoothed = smooth_within(kmer_profiles(data, 8), one_hot, data.cell_dataset, 15)
     partners = cross_partners(smoothed, data.cell_dataset, 15)
     assert partners.shape == (data.n_cells, 15)
-    assert (data.cell_dataset[partners] != data.cell_dataset[:, None]).all()
+    kept = partners >= 0
+    assert kept.mean() > 0.2
+    cell = np.broadcast_to(np.arange(data.n_cells)[:, None], partners.shape)[kept]
+    assert (data.cell_dataset[partners[kept]] != data.cell_dataset[cell]).all()
     # 4 types: a random partner has the cell's type about a quarter of the time
-    assert (types[partners] == types[:, None]).mean() >= 0.6
+    assert (types[partners[kept]] == types[cell]).mean() >= 0.6
     with pytest.raises(ParameterError, match="two datasets"):
         Bridges(combine(disjoint_sim.datasets[:1]), 8, 0.5, 0)
 
@@ -81,3 +91,10 @@ def test_bridges_make_disjoint_atlases_meet_by_cell_type(disjoint_sim):
     for d in np.unique(ds):
         m = ds == d
         assert kmeans_ari(X[0.5][m], types[m]) >= kmeans_ari(X[0.0][m], types[m]) - 0.1
+
+
+def test_profile_k_shrinks_with_the_number_of_cells():
+    assert profile_k(1_600, 8) == 8
+    assert profile_k(1_600, 6) == 6  # never above the training k
+    assert profile_k(60_000, 8) == 7  # 60,000 x 32,896 k-mers would take 7.9 GB
+    assert profile_k(10**9, 8) == 4

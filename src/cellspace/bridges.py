@@ -32,11 +32,29 @@ log = logging.getLogger(__name__)
 
 _ACGTN = np.frombuffer(b"ACGTN", dtype=np.uint8)
 
-__all__ = ["Bridges", "event_kmer_frequencies", "kmer_profiles", "smooth_within", "cross_partners", "bridged_events"]
+__all__ = ["Bridges", "event_kmer_frequencies", "profile_k", "kmer_profiles", "smooth_within", "cross_partners", "bridged_events"]
+
+
+# sizes of the bridge construction (measured in docs/design.md, "Bridges between atlases")
+PROFILE_K = 8  # k of the profiles' k-mers (at most the training k) ...
+PROFILE_BYTES = 2**31  # ... and lower while the cells x k-mers profiles would take more
+_BLOCK = 1024  # cells per block of the cross-dataset similarity product
+SMOOTH_NEIGHBORS = 30  # own-dataset neighbours a profile is averaged over
+N_PARTNERS = 15  # partners per cell in each other dataset
+MUTUAL = 50  # a partner is kept if the cell is among its MUTUAL nearest
 
 
 def _unit(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+def profile_k(n_cells: int, k: int) -> int:
+    """The k of the k-mer profiles: at most ``k`` and PROFILE_K, and lower (down to 4) while
+    the float32 cells x k-mers profiles would exceed PROFILE_BYTES."""
+    pk = min(k, PROFILE_K)
+    while pk > 4 and n_cells * n_kmer_rows(pk) * 4 > PROFILE_BYTES:
+        pk -= 1
+    return pk
 
 
 def event_kmer_frequencies(data: TrainingData, k: int) -> sp.csr_matrix:
@@ -88,30 +106,34 @@ def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.
     return out
 
 
-def cross_partners(profiles: np.ndarray, cell_dataset: np.ndarray, n_partners: int) -> np.ndarray:
-    """(n_cells, n_partners * (n_datasets - 1)) global ids: every cell's nearest cells of each
-    other dataset by cosine of ``profiles``."""
+def cross_partners(profiles: np.ndarray, cell_dataset: np.ndarray, n_partners: int,
+                   mutual: int = MUTUAL) -> np.ndarray:
+    """(n_cells, n_partners * (n_datasets - 1)) global ids, -1 = none: every cell's nearest
+    cells of each other dataset by cosine of ``profiles``, each kept only if the cell is also
+    among that partner's ``mutual`` nearest cells of the cell's dataset."""
     datasets = np.unique(cell_dataset)
     if len(datasets) < 2:
         raise ParameterError("bridges need at least two datasets")
     U = _unit(profiles)
-    out = np.empty((len(U), n_partners * (len(datasets) - 1)), dtype=np.int64)
-    for d in datasets:
-        mine = np.flatnonzero(cell_dataset == d)
-        col = 0
-        for o in datasets:
-            if o == d:
-                continue
-            theirs = np.flatnonzero(cell_dataset == o)
-            k = min(n_partners, len(theirs))
-            for s in range(0, len(mine), _BLOCK):
-                sim = U[mine[s : s + _BLOCK]] @ U[theirs].T
-                top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-                order = np.take_along_axis(sim, top, axis=1).argsort(axis=1)[:, ::-1]
-                out[mine[s : s + _BLOCK], col : col + k] = theirs[np.take_along_axis(top, order, axis=1)]
-            if k < n_partners:  # a dataset smaller than n_partners: repeat its nearest
-                out[mine, col + k : col + n_partners] = out[mine, col : col + 1]
-            col += n_partners
+    out = np.full((len(U), n_partners * (len(datasets) - 1)), -1, dtype=np.int64)
+    for col, (d, o) in enumerate((d, o) for d in datasets for o in datasets if o != d):
+        col = (col % (len(datasets) - 1)) * n_partners
+        mine, theirs = np.flatnonzero(cell_dataset == d), np.flatnonzero(cell_dataset == o)
+        Um, Ut = U[mine], U[theirs]
+        # the similarity a cell of ``mine`` needs to be among a partner's ``mutual`` nearest
+        m = min(mutual, len(mine))
+        need = np.empty(len(theirs), dtype=np.float32)
+        for s in range(0, len(theirs), _BLOCK):
+            sim = Ut[s : s + _BLOCK] @ Um.T
+            need[s : s + _BLOCK] = -np.partition(-sim, m - 1, axis=1)[:, m - 1]
+        k = min(n_partners, len(theirs))
+        for s in range(0, len(mine), _BLOCK):
+            sim = Um[s : s + _BLOCK] @ Ut.T
+            top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+            top_sim = np.take_along_axis(sim, top, axis=1)
+            order = top_sim.argsort(axis=1)[:, ::-1]
+            top, top_sim = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sim, order, axis=1)
+            out[mine[s : s + _BLOCK], col : col + k] = np.where(top_sim >= need[top], theirs[top], -1)
     return out
 
 
@@ -127,7 +149,8 @@ def bridged_events(events: sp.csr_matrix, partners: np.ndarray, weight: float, s
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     for c in range(M.shape[0]):
-        pool = np.concatenate([M.indices[M.indptr[p] : M.indptr[p + 1]] for p in partners[c]])
+        pool = np.concatenate([M.indices[M.indptr[p] : M.indptr[p + 1]] for p in partners[c] if p >= 0]
+                              or [np.empty(0, dtype=M.indices.dtype)])
         if len(pool) == 0:
             continue
         pool, counts = np.unique(pool, return_counts=True)
@@ -147,13 +170,6 @@ def bridged_events(events: sp.csr_matrix, partners: np.ndarray, weight: float, s
                           out.indptr.astype(events.indptr.dtype)), shape=events.shape)
 
 
-# sizes of the bridge construction (measured in docs/design.md, "Bridges between atlases")
-PROFILE_K = 8  # k of the profiles' k-mers (at most the training k)
-_BLOCK = 1024  # cells per block of the cross-dataset similarity product
-SMOOTH_NEIGHBORS = 15  # own-dataset neighbours a profile is averaged over
-N_PARTNERS = 15  # partners per cell in each other dataset
-
-
 class Bridges:
     """Builds the bridged training matrix of ``data`` from the current cell rows."""
 
@@ -163,7 +179,7 @@ class Bridges:
             raise ParameterError("bridges need at least two datasets")
         self.data, self.weight, self.seed = data, weight, seed
         self.n_partners, self.smooth = n_partners, smooth
-        self.profiles = kmer_profiles(data, min(k, PROFILE_K))
+        self.profiles = kmer_profiles(data, profile_k(data.n_cells, k))
 
     def events(self, cell_rows: np.ndarray, epoch: int) -> sp.csr_matrix:
         """The events x cells matrix with every cell's bridged events added."""

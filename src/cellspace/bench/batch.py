@@ -164,7 +164,8 @@ def run_scenario(scenario: Scenario, seed: int, *, epochs: Sequence[int] = (10, 
         for ep in epochs:
             t0 = time.perf_counter()
             X = cellspace_embedding(sim, key=key, epochs=ep, seed=seed, threads=threads, **params)
-            add(variant, ep, X, time.perf_counter() - t0, "cosine")
+            label = variant + (" (" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")" if params else "")
+            add(label, ep, X, time.perf_counter() - t0, "cosine")
             if alone and len(sim.datasets) > 1 and ep == max(epochs):
                 for d in sim.datasets:
                     one = Simulation(params=sim.params, datasets=[d], truth=sim.truth, genome=sim.genome,
