@@ -158,14 +158,19 @@ def negative_groups(data: TrainingData, by_batch: bool) -> np.ndarray:
     return np.ascontiguousarray(data.cell_batch, dtype=np.int32)
 
 
-def reference_pools(data: TrainingData, by_batch: bool = False) -> NegativePools:
+def reference_pools(data: TrainingData, by_batch: bool = False, groups: np.ndarray | None = None) -> NegativePools:
     """The reference tool's negatives: a uniform event of the group, then a uniform open cell of it.
 
-    The group of a cell is its dataset, or (dataset, batch) with ``by_batch``. Cell c of
-    group g is drawn with probability sum over events e open in c of 1 / (E_g |e ∩ g|),
-    E_g = number of events with at least one open cell in g.
+    The group of a cell is its dataset, or (dataset, batch) with ``by_batch``, or ``groups``
+    (one nonnegative id per cell) when given. Cell c of group g is drawn with probability
+    sum over events e open in c of 1 / (E_g |e ∩ g|), E_g = number of events with at least one
+    open cell in g.
     """
-    groups = negative_groups(data, by_batch)
+    if groups is None:
+        groups = negative_groups(data, by_batch)
+    groups = np.ascontiguousarray(groups, dtype=np.int32)
+    if groups.shape != (data.n_cells,) or groups.min() < 0:
+        raise ParameterError(f"groups needs one nonnegative id per cell ({data.n_cells})")
     n_groups = int(groups.max()) + 1
     ev = data.events
     weights, _ = _core.reference_pool_weights(

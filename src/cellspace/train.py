@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,13 @@ class TrainParams:
         "(0 = off)")})
     bridge_start: int = field(default=10, metadata={"help": "epoch at which the bridges are first built"})
     bridge_every: int = field(default=10, metadata={"help": "epochs between rebuilds of the bridges"})
+    # without batch labels: a pilot of this many epochs, batches found in its embedding
+    # (cellspace.pseudo_batches), then the training with negatives within them; only when the
+    # pilot is at most a quarter of the training (its cost, and the types must be apart by then)
+    batch_pilot_epochs: int = field(default=5, metadata={"help": (
+        "without --batch-key, when --epochs is at least 4 times this: train this many epochs first, "
+        "infer batches from what the clusters do not explain, and train from scratch with negatives "
+        "within them (0 = never; see docs/design.md)")})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
@@ -100,6 +107,7 @@ class TrainParams:
              f"sample-len must be >= k ({self.k}) or 0 for whole events, got {self.sample_len}"),
             (self.examples_per_event >= 1, f"examples-per-event must be >= 1, got {self.examples_per_event}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_pilot_epochs >= 0, f"batch-pilot-epochs must be >= 0, got {self.batch_pilot_epochs}"),
             (self.margin > 0, f"margin must be > 0, got {self.margin}"),
             (self.ngrams == 1 or self.bucket >= 1, f"bucket must be >= 1 with ngrams > 1, got {self.bucket}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
@@ -374,8 +382,10 @@ def run_training(
     centre_target: np.ndarray | None = None,
     initial: TrainState | None = None,
     on_state: Callable[[TrainState], None] | None = None,
+    until: int | None = None,
 ) -> TrainState:
-    """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs.
+    """Train from scratch (or resume from ``checkpoint``) for ``params.epochs`` epochs (or stop
+    after epoch ``until`` of that schedule).
 
     ``negatives`` replaces the default negative pools (:func:`default_negatives`); see
     :mod:`cellspace.negatives` for building others. ``centre`` (a group id per cell; default
@@ -387,6 +397,10 @@ def run_training(
     after every epoch (e.g. to keep snapshots of the cell rows).
     """
     params.validate()
+    # inferred batches replace the default negatives only: not with labels, given pools or frozen rows
+    if (negatives is None and params.batch_key is None and not params.freeze_sequence_rows
+            and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
+        negatives = pilot_negatives(data, params, progress=progress)
     if negatives is None:
         negatives = default_negatives(data, params)
         log_memory(log, "negative pools")
@@ -438,7 +452,7 @@ def run_training(
     if params.bridge_weight > 0 and len(data.dataset_names) > 1:
         bridges = Bridges(data, params.k, params.bridge_weight, params.seed)
     bridged = False
-    for epoch in range(state.epoch, params.epochs):
+    for epoch in range(state.epoch, params.epochs if until is None else min(until, params.epochs)):
         if bridges is not None and epoch >= params.bridge_start and (
             not bridged or (epoch - params.bridge_start) % params.bridge_every == 0
         ):
@@ -486,6 +500,28 @@ def run_training(
         ):
             save_checkpoint(state, checkpoint, fingerprint)
     return state
+
+
+def pilot_negatives(data: TrainingData, params: TrainParams, progress: bool | None = None
+                    ) -> NegativePools | None:
+    """Reference negatives within (dataset, inferred batch), the batches inferred
+    (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows after the first
+    ``params.batch_pilot_epochs`` epochs of a training with the default negatives; None when no
+    batch is found. The training itself then starts over from a fresh table."""
+    from cellspace.pseudo_batches import infer_batches
+
+    log.info("pilot training: the first %d of %d epochs, to infer batches", params.batch_pilot_epochs,
+             params.epochs)
+    pilot = run_training(data, replace(params, batch_pilot_epochs=0), progress=progress,
+                         until=params.batch_pilot_epochs)
+    cells = np.array(pilot.table[pilot.n_kmers : pilot.n_kmers + pilot.n_cells, : params.dim])
+    del pilot
+    found = infer_batches(data.events, cells, seed=params.seed)
+    if found.groups is None:
+        return None
+    n = int(found.groups.max()) + 1
+    _, groups = np.unique(np.asarray(data.cell_dataset, dtype=np.int64) * n + found.groups, return_inverse=True)
+    return reference_pools(data, groups=groups)
 
 
 def centre_groups(cells: np.ndarray, groups: np.ndarray, target: np.ndarray | None = None) -> None:
