@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from cellspace.pseudo_batches import infer_batches
+from cellspace.pseudo_batches import _residual_scores, infer_batches, residual_components
 from cellspace.simulate import small_simulation
 
 
@@ -36,3 +37,23 @@ def test_no_batches_are_invented_without_batch_effects():
     found = infer_batches(sim.datasets[0].events, _type_embedding(c["cell_type"].to_numpy(), 1), seed=0)
     assert found.groups is None, found.reason
     assert found.n_components == 0
+
+
+def test_cells_outside_the_sample_join_their_donor():
+    sim = small_simulation(4, n_cells=1000, n_events=800, n_types=4, donor_effect_sign="open",
+                           donor_effect=2.0, donor_event_fraction=0.2)
+    c = sim.truth.cells
+    found = infer_batches(sim.datasets[0].events, _type_embedding(c["cell_type"].to_numpy(), 0), seed=0,
+                          max_cells=600)
+    assert found.groups is not None and len(found.groups) == 1000, found.reason
+    assert adjusted_rand_score(c["donor"], found.groups) > 0.8
+
+
+def test_residual_scores_of_the_decomposed_cells_are_their_singular_scores():
+    sim = small_simulation(4, n_cells=500, n_events=800, n_types=4, donor_effect_sign="open",
+                           donor_effect=2.0, donor_event_fraction=0.2)
+    A = sp.csr_matrix(sim.datasets[0].events.T, dtype=np.float64)
+    A.data[:] = 1.0
+    clusters = np.unique(sim.truth.cells["cell_type"], return_inverse=True)[1]
+    u, s, vt, sM, mean_depth = residual_components(A, clusters, 3, seed=0)
+    np.testing.assert_allclose(_residual_scores(A, clusters, vt.T, sM, mean_depth), u * s, atol=1e-6)

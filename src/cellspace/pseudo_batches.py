@@ -41,7 +41,7 @@ __all__ = ["InferredBatches", "infer_batches", "choose_clusters", "residual_comp
 @dataclass
 class InferredBatches:
     groups: np.ndarray | None  # int32 group per cell, or None when no batch structure was accepted
-    clusters: np.ndarray  # the k-means clusters the residuals are taken against
+    clusters: np.ndarray  # the k-means clusters the residuals are taken against (of the sampled cells)
     singular_values: np.ndarray  # of the residual, largest first
     edge: float  # noise edge sqrt(n) + sqrt(p)
     n_components: int  # components above the edge
@@ -54,32 +54,36 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
-def _kmeans_by_silhouette(X: np.ndarray, ks: range, seed: int, metric: str, sample: int = 2000) -> np.ndarray:
+def _kmeans_by_silhouette(X: np.ndarray, ks: range, seed: int, metric: str, sample: int = 2000) -> KMeans:
+    """The fitted k-means whose k (in ``ks``) has the best silhouette on a sample of ``X``."""
     rng = np.random.default_rng(seed)
     sub = rng.choice(len(X), size=min(len(X), sample), replace=False)
-    best, best_labels = -np.inf, np.zeros(len(X), dtype=np.int64)
+    best, best_model = -np.inf, None
     for k in ks:
         if k >= len(X):
             break
-        labels = KMeans(k, n_init=3, random_state=seed).fit_predict(X)
-        if np.unique(labels[sub]).size < 2:
+        model = KMeans(k, n_init=3, random_state=seed).fit(X)
+        if np.unique(model.labels_[sub]).size < 2:
             continue
-        s = silhouette_score(X[sub], labels[sub], metric=metric)
+        s = silhouette_score(X[sub], model.labels_[sub], metric=metric)
         if s > best:
-            best, best_labels = s, labels.astype(np.int64)
-    return best_labels
+            best, best_model = s, model
+    if best_model is None:
+        raise ParameterError("too few distinct cells to cluster")
+    return best_model
 
 
-def choose_clusters(cells: np.ndarray, seed: int, max_clusters: int = 20) -> np.ndarray:
-    """k-means labels of the unit cell rows, k in 2..max_clusters chosen by the cosine silhouette."""
+def choose_clusters(cells: np.ndarray, seed: int, max_clusters: int = 20) -> KMeans:
+    """k-means of the unit cell rows, k in 2..max_clusters chosen by the cosine silhouette."""
     return _kmeans_by_silhouette(_unit(cells), range(2, max(3, min(max_clusters, len(cells) // 20) + 1)),
                                  seed, "cosine")
 
 
 def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(u, s, vt) of the top ``k`` singular components of the Pearson residuals of the binary
-    cells x events matrix ``A`` against cluster openness times cell depth, largest first."""
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """(u, s, vt, sqrt(cluster openness), mean depth): the top ``k`` singular components of the
+    Pearson residuals of the binary cells x events matrix ``A`` against cluster openness times
+    cell depth (depth / mean depth), largest first."""
     n, p = A.shape
     K = int(clusters.max()) + 1
     C = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, K))
@@ -87,7 +91,8 @@ def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: in
     M = np.asarray((C.T @ A).todense()) / size[:, None]
     M = np.maximum(M, 0.5 / size[:, None])  # an event never open in a cluster: half an opening
     depth = np.asarray(A.sum(axis=1)).ravel()
-    sd = np.sqrt(np.maximum(depth / max(depth.mean(), 1e-12), 1e-3))
+    mean_depth = max(float(depth.mean()), 1e-12)
+    sd = np.sqrt(np.maximum(depth / mean_depth, 1e-3))
     sM = np.sqrt(M)
     # residual R = S - L with S = A / sqrt(P) on A's nonzeros and L = sqrt(P) = sd[c] * sM[cluster[c]]
     coo = A.tocoo()
@@ -107,24 +112,48 @@ def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: in
     op = LinearOperator((n, p), matvec=mv, rmatvec=rmv, matmat=mv, rmatmat=rmv, dtype=np.float64)
     u, s, vt = svds(op, k=k, random_state=seed)
     order = np.argsort(s)[::-1]
-    return u[:, order], s[order], vt[order]
+    return u[:, order], s[order], vt[order], sM, mean_depth
+
+
+def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: np.ndarray, mean_depth: float,
+                     chunk: int = 20_000) -> np.ndarray:
+    """Rows of the residual (as in :func:`residual_components`) times ``W`` (events x r), for
+    cells not in the decomposition, in chunks of cells."""
+    out = np.zeros((A.shape[0], W.shape[1]))
+    for k in range(len(sM)):
+        Wk, base = W / sM[k][:, None], sM[k] @ W
+        idx = np.flatnonzero(clusters == k)
+        for start in range(0, len(idx), chunk):
+            rows = idx[start : start + chunk]
+            Ak = A[rows]
+            sd = np.sqrt(np.maximum(np.asarray(Ak.sum(axis=1)).ravel() / mean_depth, 1e-3))
+            out[rows] = (Ak @ Wk) / sd[:, None] - sd[:, None] * base
+    return out
 
 
 def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_components: int = 10,
-                  max_ami: float = 0.1, max_share: float = 0.6, min_fraction: float = 0.02) -> InferredBatches:
+                  max_ami: float = 0.1, max_share: float = 0.6, min_fraction: float = 0.02,
+                  max_cells: int = 20_000) -> InferredBatches:
     """Batches of the cells (see the module doc) from the binary events x cells matrix ``events``
     and the current cell vectors ``cells`` (one row per cell). A grouping is accepted when its
     adjusted mutual information with the clusters is at most ``max_ami``, no group has more
     than ``max_share`` of its cells in one cluster, and every group has at least
-    ``min_fraction`` of the cells."""
-    A = sp.csr_matrix(events.T, dtype=np.float64)  # cells x events
-    A.data[:] = 1.0
+    ``min_fraction`` of the cells. With more than ``max_cells`` cells, clusters, residual
+    components and groups are found on a random sample of that many, and every other cell
+    joins the nearest cluster and the nearest group of its residual scores."""
+    n_all = events.shape[1]
+    if len(cells) != n_all:
+        raise ParameterError(f"{len(cells)} cell vectors for {n_all} cells")
+    A_all = sp.csr_matrix(sp.csr_matrix(events).T, dtype=np.float64)  # cells x events
+    A_all.data[:] = 1.0
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n_all, size=max_cells, replace=False)) if n_all > max_cells else np.arange(n_all)
+    A = A_all[sample]
     n, p = A.shape
-    if len(cells) != n:
-        raise ParameterError(f"{len(cells)} cell vectors for {n} cells")
-    clusters = choose_clusters(cells, seed)
+    cluster_model = choose_clusters(np.asarray(cells)[sample], seed)
+    clusters = cluster_model.labels_.astype(np.int64)
     n_clusters = int(clusters.max()) + 1
-    u, s, vt = residual_components(A, clusters, int(min(max_components, min(n, p) - 1)), seed)
+    u, s, vt, sM, mean_depth = residual_components(A, clusters, int(min(max_components, min(n, p) - 1)), seed)
     edge = float(np.sqrt(n) + np.sqrt(p))
     r = int((s > edge).sum())
 
@@ -137,7 +166,8 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
 
     if r == 0:
         return result(None, float("nan"), "none: no residual structure above noise")
-    groups = _kmeans_by_silhouette(u[:, :r] * s[:r], range(2, r + 2), seed, "euclidean").astype(np.int32)
+    group_model = _kmeans_by_silhouette(u[:, :r] * s[:r], range(2, r + 2), seed, "euclidean")
+    groups = group_model.labels_.astype(np.int32)
     ami = float(adjusted_mutual_info_score(clusters, groups))
     table = np.zeros((int(groups.max()) + 1, n_clusters))
     np.add.at(table, (groups, clusters), 1.0)
@@ -149,5 +179,13 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
         return result(None, ami, f"rejected: a group has {share:.0%} of its cells in one cluster")
     if sizes.min() < min_fraction * n:
         return result(None, ami, f"rejected: a group of {int(sizes.min())} cells")
+    if n < n_all:  # the cells outside the sample: nearest cluster, then nearest group of their scores
+        rest = np.setdiff1d(np.arange(n_all), sample)
+        all_groups = np.empty(n_all, dtype=np.int32)
+        all_groups[sample] = groups
+        rest_clusters = cluster_model.predict(_unit(np.asarray(cells)[rest])).astype(np.int64)
+        scores = _residual_scores(A_all[rest], rest_clusters, vt[:r].T, sM, mean_depth)
+        all_groups[rest] = group_model.predict(scores).astype(np.int32)
+        groups = all_groups
     return result(groups, ami, f"{len(sizes)} groups of {', '.join(str(int(x)) for x in sizes)} cells "
                                f"(AMI with the clusters {ami:.2f})")
