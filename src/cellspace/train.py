@@ -84,9 +84,9 @@ class TrainParams:
     bridge_weight: float = field(default=0.0, metadata={"help": (
         "with several datasets: bridged events per cell, as a multiple of its own open events, "
         "drawn from the events open in its nearest cells of the other datasets by k-mer profile "
-        "(0 = off)")})
-    bridge_start: int = field(default=10, metadata={"help": "epoch at which the bridges are first built"})
-    bridge_every: int = field(default=10, metadata={"help": "epochs between rebuilds of the bridges"})
+        "(0 = off; 0.25 measured best, docs/design.md)")})
+    bridge_start: int = field(default=5, metadata={"help": "epoch at which the bridges are first built"})
+    bridge_every: int = field(default=5, metadata={"help": "epochs between rebuilds of the bridges"})
     # without batch labels: a pilot of this many epochs, batches found in its embedding
     # (cellspace.pseudo_batches), then the training with negatives within them; only when the
     # pilot is at most a quarter of the training (its cost, and the types must be apart by then)
@@ -449,7 +449,7 @@ def run_training(
         ", k-mer and bucket rows frozen" if params.freeze_sequence_rows else "",
     )
     bridges = None
-    if params.bridge_weight > 0 and len(data.dataset_names) > 1:
+    if params.bridge_weight > 0 and len(data.dataset_names) > 1 and (until is None or until > params.bridge_start):
         bridges = Bridges(data, params.k, params.bridge_weight, params.seed)
     bridged = False
     for epoch in range(state.epoch, params.epochs if until is None else min(until, params.epochs)):
