@@ -164,13 +164,13 @@ def table(out: Path) -> str:
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()] if (out / "runs.jsonl").exists() else []
     lines = ["| task | status | cpus / memory requested | wall | CPU time | peak RSS |", "|---|---|---|---|---|---|"]
     for r in rows:
-        mem = f"{_num(r['memory']) / 2**30:.0f} GB" if r["memory"] not in ("", "-") else "-"
+        mem = f"{_num(r['memory']) / 2**30:.0f} GiB" if r["memory"] not in ("", "-") else "-"
         lines.append(f"| {r['name']} | {r['status']} | {r['cpus']} / {mem} | {r['wall_s'] / 60:.1f} min "
-                     f"| {r['cpu_s'] / 60:.1f} min | {r['peak_rss_gb']:.2f} GB |")
+                     f"| {r['cpu_s'] / 60:.1f} min | {r['peak_rss_gb']:.2f} GiB |")
     done = [r for r in rows if r["status"] in ("COMPLETED", "CACHED")]
     lines.append("")
     lines.append(f"Sum of task walls: {sum(r['wall_s'] for r in done) / 60:.1f} min; largest peak RSS: "
-                 f"{max((r['peak_rss_gb'] for r in done), default=float('nan')):.2f} GB.")
+                 f"{max((r['peak_rss_gb'] for r in done), default=float('nan')):.2f} GiB.")
     for run in runs:
         lines.append(f"Run (exit {run['rc']}): {run['wall_s'] / 60:.1f} min wall; load average (1 min) "
                      f"{load_summary(out / 'load.tsv', run['start'], run['start'] + run['wall_s'])}; "
@@ -180,7 +180,7 @@ def table(out: Path) -> str:
         g = json.loads(gen.read_text())
         lines.append(f"Generation: {g['n_cells']:,} cells x {g['n_events']:,} events, {g['nnz']:,} nonzeros "
                      f"({100 * g['density']:.2f} %), {g['wall_s']:.0f} s wall, {g['cpu_s']:.0f} s CPU, "
-                     f"peak RSS {g['peak_rss_mb'] / 1024:.2f} GB.")
+                     f"peak RSS {g['peak_rss_mb'] / 1024:.2f} GiB.")
     return "\n".join(lines)
 
 
