@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -99,3 +101,12 @@ def test_memory_lines_are_logged_at_debug_level_only(caplog):
     assert rec.msg == MESSAGE and rec.args[0] == "a block"
     assert 8 < rec.args[1] <= rec.args[2] and rss_mb() <= peak_rss_mb()
     del block
+
+
+def test_training_path_does_not_import_optional_heavy_libraries():
+    # the training step's peak RSS includes every imported module: scikit-learn (bridges,
+    # inferred batches) and the analysis stack are imported only by the code that uses them
+    code = ("import sys, cellspace.steps.train_cellspace, cellspace.train; "
+            "print(' '.join(m for m in ('sklearn', 'scanpy', 'torch', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

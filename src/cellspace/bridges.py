@@ -22,7 +22,6 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.neighbors import NearestNeighbors
 
 from cellspace.dataset import TrainingData
 from cellspace.errors import ParameterError
@@ -94,6 +93,9 @@ def kmer_profiles(data: TrainingData, k: int) -> np.ndarray:
 def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.ndarray, n_neighbors: int) -> np.ndarray:
     """Each cell's profile averaged over its ``n_neighbors`` nearest cells (itself included)
     of its own dataset, by cosine of ``embedding``."""
+    # imported here, not at module level: scikit-learn adds ~70 MB to every training's RSS
+    from sklearn.neighbors import NearestNeighbors
+
     out = np.empty_like(profiles)
     for d in np.unique(cell_dataset):
         idx = np.flatnonzero(cell_dataset == d)

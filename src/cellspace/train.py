@@ -27,7 +27,6 @@ import scipy.sparse as sp
 from cellspace import _core
 from cellspace._version import __version__
 from cellspace.atomic import atomic_path
-from cellspace.bridges import Bridges
 from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_train_k, kmer_row_table, n_kmer_rows
@@ -450,6 +449,8 @@ def run_training(
     )
     bridges = None
     if params.bridge_weight > 0 and len(data.dataset_names) > 1 and (until is None or until > params.bridge_start):
+        from cellspace.bridges import Bridges  # only with bridges: it imports scikit-learn
+
         bridges = Bridges(data, params.k, params.bridge_weight, params.seed)
     bridged = False
     for epoch in range(state.epoch, params.epochs if until is None else min(until, params.epochs)):
