@@ -31,6 +31,7 @@ from scipy.sparse.linalg import LinearOperator, svds
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_mutual_info_score, silhouette_score
 
+from cellspace.bench.mixing import unit_rows
 from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,6 @@ class InferredBatches:
     n_components: int  # components above the edge
     ami: float  # adjusted mutual information of the groups with the clusters (nan without groups)
     reason: str  # why the groups were accepted or not
-
-
-def _unit(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
 def _kmeans_by_silhouette(X: np.ndarray, ks: range, seed: int, metric: str, sample: int = 2000) -> KMeans:
@@ -75,7 +71,7 @@ def _kmeans_by_silhouette(X: np.ndarray, ks: range, seed: int, metric: str, samp
 
 def choose_clusters(cells: np.ndarray, seed: int, max_clusters: int = 20) -> KMeans:
     """k-means of the unit cell rows, k in 2..max_clusters chosen by the cosine silhouette."""
-    return _kmeans_by_silhouette(_unit(cells), range(2, max(3, min(max_clusters, len(cells) // 20) + 1)),
+    return _kmeans_by_silhouette(unit_rows(cells), range(2, max(3, min(max_clusters, len(cells) // 20) + 1)),
                                  seed, "cosine")
 
 
@@ -183,7 +179,7 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
         rest = np.setdiff1d(np.arange(n_all), sample)
         all_groups = np.empty(n_all, dtype=np.int32)
         all_groups[sample] = groups
-        rest_clusters = cluster_model.predict(_unit(np.asarray(cells)[rest])).astype(np.int64)
+        rest_clusters = cluster_model.predict(unit_rows(np.asarray(cells)[rest])).astype(np.int64)
         scores = _residual_scores(A_all[rest], rest_clusters, vt[:r].T, sM, mean_depth)
         all_groups[rest] = group_model.predict(scores).astype(np.int32)
         groups = all_groups
