@@ -28,12 +28,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cellspace._version import __version__
 from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError
 from cellspace.model import CellSpaceModel
 from cellspace.negatives import negative_groups
-from cellspace.train import TrainParams, TrainState, empty_cells_anndata, init_state, run_training
+from cellspace.train import (
+    TrainParams,
+    TrainState,
+    empty_cells_anndata,
+    init_state,
+    run_training,
+    run_uns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +118,8 @@ def mapped_cells(model: CellSpaceModel, state: TrainState, data: TrainingData):
     adata = empty_cells_anndata(data)
     nk, d = state.n_kmers, state.params.dim
     adata.obsm["X_cellspace"] = np.array(state.table[nk : nk + state.n_cells, :d], dtype=np.float32)
-    params = {k: v for k, v in model.params.items() if v is not None}
     adata.uns["cellspace"] = {
-        "run_id": model.run_id,
-        "params": json.dumps(params, sort_keys=True),
-        "dataset_names": list(model.dataset_names),
-        "version": __version__,
+        **run_uns(model),
         "mapped": json.dumps({"datasets": list(data.dataset_names), "epochs": state.epoch,
                               "seed": state.params.seed, "losses": state.losses}),
     }

@@ -583,17 +583,23 @@ def empty_cells_anndata(data: TrainingData):
     return ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
 
 
-def cells_anndata(model: CellSpaceModel, data: TrainingData):
-    """AnnData of cells: obs = ids, dataset, batch, metadata; obsm["X_cellspace"]."""
-    adata = empty_cells_anndata(data)
-    adata.obsm["X_cellspace"] = model.cell_vectors.astype(np.float32)
+def run_uns(model: CellSpaceModel) -> dict:
+    """``uns["cellspace"]`` of cells embedded in ``model``: its run id, parameters, datasets and
+    the package version."""
     params = {k: v for k, v in model.params.items() if v is not None}
-    adata.uns["cellspace"] = {
+    return {
         "run_id": model.run_id,
         "params": json.dumps(params, sort_keys=True),
         "dataset_names": list(model.dataset_names),
         "version": __version__,
     }
+
+
+def cells_anndata(model: CellSpaceModel, data: TrainingData):
+    """AnnData of cells: obs = ids, dataset, batch, metadata; obsm["X_cellspace"]."""
+    adata = empty_cells_anndata(data)
+    adata.obsm["X_cellspace"] = model.cell_vectors.astype(np.float32)
+    adata.uns["cellspace"] = run_uns(model)
     return adata
 
 
