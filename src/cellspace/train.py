@@ -396,13 +396,13 @@ def run_training(
     after every epoch (e.g. to keep snapshots of the cell rows).
     """
     params.validate()
-    # inferred batches replace the default negatives only: not with labels, given pools or frozen rows
-    if (negatives is None and params.batch_key is None and not params.freeze_sequence_rows
-            and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
-        negatives = pilot_negatives(data, params, progress=progress)
     if negatives is None:
         negatives = default_negatives(data, params)
         log_memory(log, "negative pools")
+        # inferred batches replace the default negatives only: not with labels or frozen rows
+        if (params.batch_key is None and not params.freeze_sequence_rows
+                and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
+            negatives = pilot_negatives(data, params, negatives, progress=progress) or negatives
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
     if centre is None and params.centre:
@@ -503,17 +503,17 @@ def run_training(
     return state
 
 
-def pilot_negatives(data: TrainingData, params: TrainParams, progress: bool | None = None
-                    ) -> NegativePools | None:
+def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativePools,
+                    progress: bool | None = None) -> NegativePools | None:
     """Reference negatives within (dataset, inferred batch), the batches inferred
     (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows after the first
-    ``params.batch_pilot_epochs`` epochs of a training with the default negatives; None when no
-    batch is found. The training itself then starts over from a fresh table."""
+    ``params.batch_pilot_epochs`` epochs of a training with the default negatives ``defaults``;
+    None when no batch is found. The training itself then starts over from a fresh table."""
     from cellspace.pseudo_batches import infer_batches
 
     log.info("pilot training: the first %d of %d epochs, to infer batches", params.batch_pilot_epochs,
              params.epochs)
-    pilot = run_training(data, replace(params, batch_pilot_epochs=0), progress=progress,
+    pilot = run_training(data, replace(params, batch_pilot_epochs=0), negatives=defaults, progress=progress,
                          until=params.batch_pilot_epochs)
     cells = np.array(pilot.table[pilot.n_kmers : pilot.n_kmers + pilot.n_cells, : params.dim])
     del pilot
