@@ -74,6 +74,28 @@ def test_partners_come_from_the_other_dataset_and_match_types_beyond_chance(disj
         Bridges(combine(disjoint_sim.datasets[:1]), 8, 0.5, 0)
 
 
+def test_approximate_partner_search_finds_the_exact_partners(disjoint_sim):
+    # exact_max_cells=0 forces nearest-neighbour descent, the path of atlas-sized datasets
+    data = combine(disjoint_sim.datasets)
+    types = disjoint_sim.truth.cells["cell_type"].to_numpy()
+    rng = np.random.default_rng(0)
+    # the true types plus noise stand in for a trained embedding (no ties between neighbours)
+    rows = (types[:, None] == np.unique(types)[None, :]) + rng.normal(0, 0.3, (data.n_cells, 4))
+    profiles = kmer_profiles(data, 6)
+    smoothed = smooth_within(profiles, rows, data.cell_dataset, 15)
+    assert np.allclose(smooth_within(profiles, rows, data.cell_dataset, 15, exact_max_cells=0), smoothed, atol=1e-5)
+    exact = cross_partners(smoothed, data.cell_dataset, 15)
+    approx = cross_partners(smoothed, data.cell_dataset, 15, exact_max_cells=0)
+    assert approx.shape == exact.shape
+    kept = approx >= 0
+    cell = np.broadcast_to(np.arange(data.n_cells)[:, None], approx.shape)[kept]
+    assert (data.cell_dataset[approx[kept]] != data.cell_dataset[cell]).all()
+    # the search is approximate, so agreement, not identity: most exact partners are found
+    found = [len(np.intersect1d(a[a >= 0], e[e >= 0])) for a, e in zip(approx, exact, strict=True)]
+    assert sum(found) >= 0.8 * (exact >= 0).sum()
+    assert kept.sum() <= 1.2 * (exact >= 0).sum()
+
+
 def test_bridges_make_disjoint_atlases_meet_by_cell_type(disjoint_sim):
     c = disjoint_sim.truth.cells
     types, ds = c["cell_type"].to_numpy(), c["dataset"].to_numpy()

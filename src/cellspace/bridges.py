@@ -37,14 +37,10 @@ __all__ = ["Bridges", "event_kmer_frequencies", "profile_k", "kmer_profiles", "s
 # sizes of the bridge construction (measured in docs/design.md, "Bridges between atlases")
 PROFILE_K = 8  # k of the profiles' k-mers (at most the training k) ...
 PROFILE_BYTES = 2**31  # ... and lower while the cells x k-mers profiles would take more
-_BLOCK = 1024  # cells per block of the cross-dataset similarity product
+EXACT_MAX_CELLS = 20_000  # above this many cells in a pair of datasets, approximate partner search
 SMOOTH_NEIGHBORS = 30  # own-dataset neighbours a profile is averaged over
 N_PARTNERS = 15  # partners per cell in each other dataset
 MUTUAL = 50  # a partner is kept if the cell is among its MUTUAL nearest
-
-
-def _unit(X: np.ndarray) -> np.ndarray:
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
 def profile_k(n_cells: int, k: int) -> int:
@@ -90,52 +86,60 @@ def kmer_profiles(data: TrainingData, k: int) -> np.ndarray:
     return out
 
 
-def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.ndarray, n_neighbors: int) -> np.ndarray:
+def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.ndarray, n_neighbors: int,
+                  exact_max_cells: int = EXACT_MAX_CELLS, seed: int = 0) -> np.ndarray:
     """Each cell's profile averaged over its ``n_neighbors`` nearest cells (itself included)
-    of its own dataset, by cosine of ``embedding``."""
-    # imported here, not at module level: scikit-learn adds ~70 MB to every training's RSS
-    from sklearn.neighbors import NearestNeighbors
+    of its own dataset, by cosine of ``embedding`` (exact kNN up to ``exact_max_cells`` cells
+    in the dataset, approximate above)."""
+    from cellspace.analysis.graph import knn_graph
 
     out = np.empty_like(profiles)
     for d in np.unique(cell_dataset):
         idx = np.flatnonzero(cell_dataset == d)
         k = min(n_neighbors, len(idx))
-        nn = NearestNeighbors(n_neighbors=k).fit(_unit(embedding[idx]))
-        knn = nn.kneighbors(_unit(embedding[idx]), return_distance=False)
+        if k < 2:
+            out[idx] = profiles[idx]
+            continue
+        knn = knn_graph(embedding[idx], n_neighbors=k, metric="cosine", exact_max_cells=exact_max_cells,
+                        seed=seed).indices
         avg = sp.csr_matrix((np.full(knn.size, 1.0 / k, dtype=np.float32), knn.ravel(),
                              np.arange(0, knn.size + 1, k)), shape=(len(idx), len(idx)))
         out[idx] = avg @ profiles[idx]
     return out
 
 
+def _nearest(query: np.ndarray, ref: np.ndarray, k: int, approximate: bool, seed: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into ``ref``, cosines) of the ``k`` nearest rows of ``ref`` for each row of
+    ``query``, nearest first: exact, or by nearest-neighbour descent."""
+    from cellspace.analysis.graph import knn_between, knn_query_nndescent
+
+    if approximate:
+        idx, dist = knn_query_nndescent(query, ref, k, metric="cosine", seed=seed)
+    else:
+        idx, dist = knn_between(query, ref, k, metric="cosine")
+    return idx, 1.0 - dist
+
+
 def cross_partners(profiles: np.ndarray, cell_dataset: np.ndarray, n_partners: int,
-                   mutual: int = MUTUAL) -> np.ndarray:
+                   mutual: int = MUTUAL, exact_max_cells: int = EXACT_MAX_CELLS, seed: int = 0) -> np.ndarray:
     """(n_cells, n_partners * (n_datasets - 1)) global ids, -1 = none: every cell's nearest
     cells of each other dataset by cosine of ``profiles``, each kept only if the cell is also
-    among that partner's ``mutual`` nearest cells of the cell's dataset."""
+    among that partner's ``mutual`` nearest cells of the cell's dataset. Exact up to
+    ``exact_max_cells`` cells in a pair of datasets (a cells x cells product), approximate
+    (nearest-neighbour descent) above."""
     datasets = np.unique(cell_dataset)
     if len(datasets) < 2:
         raise ParameterError("bridges need at least two datasets")
-    U = _unit(profiles)
-    out = np.full((len(U), n_partners * (len(datasets) - 1)), -1, dtype=np.int64)
+    out = np.full((len(profiles), n_partners * (len(datasets) - 1)), -1, dtype=np.int64)
     for col, (d, o) in enumerate((d, o) for d in datasets for o in datasets if o != d):
         col = (col % (len(datasets) - 1)) * n_partners
         mine, theirs = np.flatnonzero(cell_dataset == d), np.flatnonzero(cell_dataset == o)
-        Um, Ut = U[mine], U[theirs]
+        approximate = len(mine) + len(theirs) > exact_max_cells
         # the similarity a cell of ``mine`` needs to be among a partner's ``mutual`` nearest
-        m = min(mutual, len(mine))
-        need = np.empty(len(theirs), dtype=np.float32)
-        for s in range(0, len(theirs), _BLOCK):
-            sim = Ut[s : s + _BLOCK] @ Um.T
-            need[s : s + _BLOCK] = -np.partition(-sim, m - 1, axis=1)[:, m - 1]
-        k = min(n_partners, len(theirs))
-        for s in range(0, len(mine), _BLOCK):
-            sim = Um[s : s + _BLOCK] @ Ut.T
-            top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-            top_sim = np.take_along_axis(sim, top, axis=1)
-            order = top_sim.argsort(axis=1)[:, ::-1]
-            top, top_sim = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sim, order, axis=1)
-            out[mine[s : s + _BLOCK], col : col + k] = np.where(top_sim >= need[top], theirs[top], -1)
+        need = _nearest(profiles[theirs], profiles[mine], min(mutual, len(mine)), approximate, seed)[1][:, -1]
+        top, top_sim = _nearest(profiles[mine], profiles[theirs], min(n_partners, len(theirs)), approximate, seed)
+        out[mine, col : col + top.shape[1]] = np.where(top_sim >= need[top] - 1e-6, theirs[top], -1)
     return out
 
 

@@ -152,6 +152,25 @@ def knn_nndescent(x: np.ndarray, k: int, metric: str = "cosine", seed: int = 0) 
     return _self_first(np.asarray(idx), np.asarray(dist), k)
 
 
+def knn_query_nndescent(query: np.ndarray, ref: np.ndarray, k: int, metric: str = "cosine",
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate ``k`` nearest rows of ``ref`` for each row of ``query`` (a pynndescent index
+    of ``ref``, searched): ``(indices, distances)`` of shape (n_query, k), nearest first.
+    The approximate counterpart of :func:`knn_between`."""
+    import pynndescent
+
+    if metric not in METRICS:
+        raise ParameterError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    q, r = _as_float(query), _as_float(ref)
+    if r.shape[0] < 2 or k < 1:
+        raise ParameterError(f"need at least 2 reference rows and k >= 1, have {r.shape[0]} rows, k = {k}")
+    k = min(k, r.shape[0])
+    index = pynndescent.NNDescent(r, n_neighbors=min(max(k, 15), r.shape[0] - 1), metric=metric,
+                                  random_state=seed, low_memory=True)
+    idx, dist = index.query(q, k=k)
+    return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float32)
+
+
 def knn_graph(
     x: np.ndarray,
     n_neighbors: int = 20,
