@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import adjusted_rand_score
 
-from cellspace.pseudo_batches import _residual_scores, infer_batches, residual_components
+from cellspace.pseudo_batches import (
+    _residual_scores,
+    infer_batches,
+    residual_components,
+    split_half_agreement,
+)
 from cellspace.simulate import small_simulation
 
 
@@ -20,7 +27,7 @@ def _type_embedding(types: np.ndarray, seed: int) -> np.ndarray:
 
 def test_donors_that_open_their_own_events_are_found_without_labels():
     # 3 donors; a fifth of the events opens e^2 = 7.4x more in one donor, whatever its sequence
-    sim = small_simulation(4, n_cells=500, n_events=800, n_types=4, donor_effect_sign="open",
+    sim = small_simulation(4, n_cells=500, n_events=1200, n_types=4, donor_effect_sign="open",
                            donor_effect=2.0, donor_event_fraction=0.2)
     c = sim.truth.cells
     found = infer_batches(sim.datasets[0].events, _type_embedding(c["cell_type"].to_numpy(), 0), seed=0)
@@ -40,7 +47,7 @@ def test_no_batches_are_invented_without_batch_effects():
 
 
 def test_cells_outside_the_sample_join_their_donor():
-    sim = small_simulation(4, n_cells=1000, n_events=800, n_types=4, donor_effect_sign="open",
+    sim = small_simulation(4, n_cells=1000, n_events=1200, n_types=4, donor_effect_sign="open",
                            donor_effect=2.0, donor_event_fraction=0.2)
     c = sim.truth.cells
     found = infer_batches(sim.datasets[0].events, _type_embedding(c["cell_type"].to_numpy(), 0), seed=0,
@@ -57,3 +64,23 @@ def test_residual_scores_of_the_decomposed_cells_are_their_singular_scores():
     clusters = np.unique(sim.truth.cells["cell_type"], return_inverse=True)[1]
     u, s, vt, sM, mean_depth = residual_components(A, clusters, 3, seed=0)
     np.testing.assert_allclose(_residual_scores(A, clusters, vt.T, sM, mean_depth), u * s, atol=1e-6)
+
+
+def _binary_cells_by_events(sim) -> sp.csr_matrix:
+    A = sp.csr_matrix(sim.datasets[0].events.T, dtype=np.float64)
+    A.data[:] = 1.0
+    return A
+
+
+def test_donor_groups_replicate_across_halves_of_the_events_and_noise_groups_do_not():
+    # the replication rule: donors open many events of their own, so each half of the events finds
+    # them; without donors the residual's top component is noise, and the halves' groups disagree
+    donors = small_simulation(4, n_cells=500, n_events=1200, n_types=4, donor_effect_sign="open",
+                              donor_effect=2.0, donor_event_fraction=0.2)
+    none = small_simulation(5, n_cells=500, n_events=1200, n_types=4, n_donors=1)
+    default = inspect.signature(infer_batches).parameters["min_replication"].default
+    for sim, replicates in ((donors, True), (none, False)):
+        types = np.unique(sim.truth.cells["cell_type"], return_inverse=True)[1]
+        agreement = split_half_agreement(_binary_cells_by_events(sim), types, n_components=2, n_groups=3, seed=0)
+        assert (agreement.min() >= default) == replicates, agreement
+        assert (agreement.max() >= default) == replicates, agreement

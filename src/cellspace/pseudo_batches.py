@@ -13,7 +13,11 @@ of cell types. :func:`infer_batches`
    events and many cells that the clusters do not explain;
 4. groups the cells by k-means on their scores on those components (2 to r + 1 groups for r
    components, chosen by the silhouette), and accepts the grouping only if it cuts across the
-   clusters (adjusted mutual information with them below ``max_ami``) and no group is tiny.
+   clusters (adjusted mutual information with them below ``max_ami``), no group is tiny, and
+5. it replicates: a batch opens many events of its own, so two disjoint random halves of the
+   events, decomposed and grouped the same way, must find the same cells (the lowest adjusted
+   Rand index between the halves' groupings over a few splits at least ``min_replication``);
+   a component made of noise, a few extreme cells or a handful of events does not.
 
 The trainer then draws each cell's negatives from its inferred batch (as with ``--batch-key``),
 so events private to a batch no longer push the batches apart (docs/design.md, "Batches and
@@ -29,14 +33,14 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_mutual_info_score, silhouette_score
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, silhouette_score
 
 from cellspace.bench.mixing import unit_rows
 from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InferredBatches", "infer_batches", "choose_clusters", "residual_components"]
+__all__ = ["InferredBatches", "infer_batches", "choose_clusters", "residual_components", "split_half_agreement"]
 
 
 @dataclass
@@ -47,6 +51,7 @@ class InferredBatches:
     edge: float  # noise edge sqrt(n) + sqrt(p)
     n_components: int  # components above the edge
     ami: float  # adjusted mutual information of the groups with the clusters (nan without groups)
+    replication: float  # lowest ARI between the groupings of two halves of the events (nan: not tested)
     reason: str  # why the groups were accepted or not
 
 
@@ -127,14 +132,35 @@ def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: 
     return out
 
 
+def split_half_agreement(A: sp.csr_matrix, clusters: np.ndarray, n_components: int, n_groups: int, seed: int,
+                         splits: int = 3) -> np.ndarray:
+    """Adjusted Rand index between the groupings of two disjoint random halves of the events,
+    per split: each half's residual (:func:`residual_components`, same clusters) gives the
+    cells' scores on its top ``n_components`` components, grouped by k-means into ``n_groups``."""
+    rng = np.random.default_rng(seed)
+    p = A.shape[1]
+    out = np.empty(splits)
+    for i in range(splits):
+        order = rng.permutation(p)
+        found = []
+        for half in (order[: p // 2], order[p // 2 :]):
+            Ah = A[:, np.sort(half)].tocsr()
+            u, s, _, _, _ = residual_components(Ah, clusters, int(min(n_components, min(Ah.shape) - 1)), seed)
+            scores = u[:, :n_components] * s[:n_components]
+            found.append(KMeans(n_groups, n_init=3, random_state=seed).fit_predict(scores))
+        out[i] = adjusted_rand_score(found[0], found[1])
+    return out
+
+
 def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_components: int = 10,
                   max_ami: float = 0.1, max_share: float = 0.6, min_fraction: float = 0.02,
-                  max_cells: int = 20_000) -> InferredBatches:
+                  min_replication: float = 0.2, max_cells: int = 20_000) -> InferredBatches:
     """Batches of the cells (see the module doc) from the binary events x cells matrix ``events``
     and the current cell vectors ``cells`` (one row per cell). A grouping is accepted when its
     adjusted mutual information with the clusters is at most ``max_ami``, no group has more
-    than ``max_share`` of its cells in one cluster, and every group has at least
-    ``min_fraction`` of the cells. With more than ``max_cells`` cells, clusters, residual
+    than ``max_share`` of its cells in one cluster, every group has at least ``min_fraction``
+    of the cells, and two halves of the events find the same groups (adjusted Rand index at
+    least ``min_replication`` in each of 3 splits, :func:`split_half_agreement`). With more than ``max_cells`` cells, clusters, residual
     components and groups are found on a random sample of that many, and every other cell
     joins the nearest cluster and the nearest group of its residual scores."""
     n_all = events.shape[1]
@@ -153,12 +179,13 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
     edge = float(np.sqrt(n) + np.sqrt(p))
     r = int((s > edge).sum())
 
-    def result(groups: np.ndarray | None, ami: float, reason: str) -> InferredBatches:
+    def result(groups: np.ndarray | None, ami: float, reason: str, replication: float = float("nan")
+               ) -> InferredBatches:
         reason += (f" ({n_clusters} clusters, {r} residual component(s) above the noise edge {edge:.1f}, "
                    f"largest {s[0]:.1f})")
         log.info("inferred batches: %s", reason)
         return InferredBatches(groups=groups, clusters=clusters, singular_values=s, edge=edge, n_components=r,
-                               ami=ami, reason=reason)
+                               ami=ami, replication=replication, reason=reason)
 
     if r == 0:
         return result(None, float("nan"), "none: no residual structure above noise")
@@ -175,6 +202,10 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
         return result(None, ami, f"rejected: a group has {share:.0%} of its cells in one cluster")
     if sizes.min() < min_fraction * n:
         return result(None, ami, f"rejected: a group of {int(sizes.min())} cells")
+    replication = float(split_half_agreement(A, clusters, r, len(sizes), seed).min())
+    if replication < min_replication:
+        return result(None, ami, f"rejected: two halves of the events find other groups (ARI {replication:.2f} "
+                                 f"< {min_replication})", replication)
     if n < n_all:  # the cells outside the sample: nearest cluster, then nearest group of their scores
         rest = np.setdiff1d(np.arange(n_all), sample)
         all_groups = np.empty(n_all, dtype=np.int32)
@@ -184,4 +215,5 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
         all_groups[rest] = group_model.predict(scores).astype(np.int32)
         groups = all_groups
     return result(groups, ami, f"{len(sizes)} groups of {', '.join(str(int(x)) for x in sizes)} cells "
-                               f"(AMI with the clusters {ami:.2f})")
+                               f"(AMI with the clusters {ami:.2f}, halves of the events agree at ARI "
+                               f">= {replication:.2f})", replication)
