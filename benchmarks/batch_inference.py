@@ -9,11 +9,13 @@ overrides keyword arguments of ``infer_batches`` (e.g. ``min_replication=-1`` tu
 split-half rule off).
 
     python benchmarks/batch_inference.py --seeds 1 2 3 4 5
+    python benchmarks/batch_inference.py --seeds 0 --sim '{"n_cells": 5000, "n_events": 5000, "event_len": 300, "n_types": 6, "n_donors": 3}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 
 import numpy as np
@@ -55,7 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scenarios", nargs="+", default=list(scenarios), choices=list(scenarios))
     ap.add_argument("--pilot", type=int, default=5, help="pilot epochs (of a 50-epoch schedule)")
     ap.add_argument("--rule", nargs="*", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--sim", default=None, metavar="JSON",
+                    help="another simulation (SimulationParams fields but seed), run as scenario 'sim'")
     args = ap.parse_args(argv)
+    if args.sim is not None:
+        scenarios["sim"] = Scenario("sim", "donor", json.loads(args.sim), "given on the command line")
+        args.scenarios = ["sim"]
     logging.basicConfig(level=logging.WARNING)
     rule = rule_overrides(args.rule)
     print("| scenario | seed | accepted | groups | donor ARI | type ARI | split-half ARI | reason |")
