@@ -10,7 +10,9 @@ from cellspace.bench.mixing import cross_knn_accuracy, kmeans_ari
 from cellspace.bridges import (
     Bridges,
     bridged_events,
+    cluster_within,
     cross_partners,
+    informative_kmers,
     kmer_profiles,
     profile_k,
     smooth_within,
@@ -113,6 +115,24 @@ def test_bridges_make_disjoint_atlases_meet_by_cell_type(disjoint_sim):
     for d in np.unique(ds):
         m = ds == d
         assert kmeans_ari(X[0.5][m], types[m]) >= kmeans_ari(X[0.0][m], types[m]) - 0.1
+
+
+def test_informative_kmers_are_those_that_vary_between_clusters_in_every_dataset():
+    rng = np.random.default_rng(0)
+    n, cols = 400, 50
+    ds = np.repeat([0, 1], n // 2)
+    clusters = np.tile(np.repeat([0, 1], n // 4), 2) + 10 * ds
+    P = rng.normal(size=(n, cols))
+    shift = (clusters % 10 == 1)[:, None]
+    P[:, [3, 7]] += 2.0 * shift  # informative in both datasets
+    P[:, [11]] += 2.0 * (shift & (ds == 0)[:, None])  # only in dataset 0
+    assert informative_kmers(P, clusters, ds, 2).tolist() == [3, 7]
+    assert 11 not in informative_kmers(P, clusters, ds, 5).tolist()
+    assert informative_kmers(P, clusters, ds, 100).tolist() == list(range(cols))
+    # clusters of each dataset's cell rows, with ids unique across datasets
+    rows = np.vstack([rng.normal(size=(n // 2, 4)) + 5 * np.eye(4)[0], rng.normal(size=(n // 2, 4))])
+    lab = cluster_within(rows, ds, 3, seed=0)
+    assert len(set(lab[ds == 0]) & set(lab[ds == 1])) == 0 and len(np.unique(lab)) == 6
 
 
 def test_profile_k_shrinks_with_the_number_of_cells():

@@ -8,6 +8,10 @@ motifs, whichever atlas those events come from. Single cells' profiles are noisy
 open events), so each is averaged over the cell's nearest neighbours *of its own dataset* in
 the current embedding, where cell types are already separated.
 
+Before smoothing, the profiles are cut to the k-mers that vary most between k-means clusters of
+the current embedding in every dataset (:func:`informative_kmers`, an F statistic per k-mer and
+dataset): most k-mers carry no type signal and only add noise to the cosines.
+
 Each cell's ``partners`` are its nearest cells of the other datasets by cosine of smoothed
 profiles, and its *bridged* events are a sample of the events open in its partners:
 :func:`bridged_events` adds them to the events x cells matrix, so that a cell is also trained
@@ -31,13 +35,16 @@ log = logging.getLogger(__name__)
 
 _ACGTN = np.frombuffer(b"ACGTN", dtype=np.uint8)
 
-__all__ = ["Bridges", "event_kmer_frequencies", "profile_k", "kmer_profiles", "smooth_within", "cross_partners", "bridged_events"]
+__all__ = ["Bridges", "event_kmer_frequencies", "profile_k", "kmer_profiles", "cluster_within",
+           "informative_kmers", "smooth_within", "cross_partners", "bridged_events"]
 
 
 # sizes of the bridge construction (measured in docs/design.md, "Bridges between atlases")
 PROFILE_K = 8  # k of the profiles' k-mers (at most the training k) ...
 PROFILE_BYTES = 2**31  # ... and lower while the cells x k-mers profiles would take more
 EXACT_MAX_CELLS = 20_000  # above this many cells in a pair of datasets, approximate partner search
+N_CLUSTERS = 10  # k-means clusters per dataset that score the k-mers ...
+N_INFORMATIVE = 2000  # ... and the k-mers kept: those that vary most between clusters in every dataset
 SMOOTH_NEIGHBORS = 30  # own-dataset neighbours a profile is averaged over
 N_PARTNERS = 15  # partners per cell in each other dataset
 MUTUAL = 50  # a partner is kept if the cell is among its MUTUAL nearest
@@ -84,6 +91,42 @@ def kmer_profiles(data: TrainingData, k: int) -> np.ndarray:
         P *= np.where(sd > 0, 1.0 / np.maximum(sd, 1e-12), 0.0).astype(np.float32)
         out[cells] = P
     return out
+
+
+def cluster_within(embedding: np.ndarray, cell_dataset: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
+    """k-means clusters of each dataset's unit cell rows (ids unique across datasets; at most one
+    cluster per 10 cells)."""
+    # imported here, not at module level: scikit-learn adds ~70 MB to every training's RSS
+    from sklearn.cluster import KMeans
+
+    out = np.empty(len(embedding), dtype=np.int64)
+    U = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    for d in np.unique(cell_dataset):
+        idx = np.flatnonzero(cell_dataset == d)
+        k = max(1, min(n_clusters, len(idx) // 10))
+        out[idx] = KMeans(k, n_init=3, random_state=seed).fit_predict(U[idx]) + int(d) * n_clusters
+    return out
+
+
+def informative_kmers(profiles: np.ndarray, clusters: np.ndarray, cell_dataset: np.ndarray, n: int) -> np.ndarray:
+    """Sorted columns of the ``n`` k-mers with the largest F statistic (variance of the cluster
+    means over the variance within clusters) in their least informative dataset."""
+    F = np.full(profiles.shape[1], np.inf)
+    for d in np.unique(cell_dataset):
+        idx = np.flatnonzero(cell_dataset == d)
+        u, inv = np.unique(clusters[idx], return_inverse=True)
+        if len(u) < 2 or len(idx) <= len(u):
+            continue
+        G = sp.csr_matrix((np.ones(len(idx), dtype=np.float32), (inv, np.arange(len(idx)))), shape=(len(u), len(idx)))
+        size = np.asarray(G.sum(axis=1)).ravel()
+        X = profiles[idx]
+        means = (G @ X) / size[:, None]
+        between = (size[:, None] * (means - X.mean(axis=0)) ** 2).sum(axis=0) / (len(u) - 1)
+        within = ((X - means[inv]) ** 2).sum(axis=0) / (len(idx) - len(u))
+        F = np.minimum(F, between / np.maximum(within, 1e-12))
+    if n >= len(F):
+        return np.arange(len(F))
+    return np.sort(np.argpartition(-F, n - 1)[:n])
 
 
 def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.ndarray, n_neighbors: int,
@@ -189,8 +232,11 @@ class Bridges:
 
     def events(self, cell_rows: np.ndarray, epoch: int) -> sp.csr_matrix:
         """The events x cells matrix with every cell's bridged events added."""
-        smoothed = smooth_within(self.profiles, cell_rows, self.data.cell_dataset, self.smooth)
-        partners = cross_partners(smoothed, self.data.cell_dataset, self.n_partners)
+        ds = self.data.cell_dataset
+        keep = informative_kmers(self.profiles, cluster_within(cell_rows, ds, N_CLUSTERS, self.seed), ds,
+                                 N_INFORMATIVE)
+        smoothed = smooth_within(np.ascontiguousarray(self.profiles[:, keep]), cell_rows, ds, self.smooth)
+        partners = cross_partners(smoothed, ds, self.n_partners, seed=self.seed)
         out = bridged_events(self.data.events, partners, self.weight, self.seed + epoch)
         log.info("epoch %d: bridges between datasets, %d bridged entries added to %d", epoch,
                  out.nnz - self.data.events.nnz, self.data.events.nnz)
