@@ -11,7 +11,13 @@ from scipy import stats
 from cellspace import _core
 from cellspace.dataset import combine, make_dataset
 from cellspace.errors import ParameterError
-from cellspace.negatives import NegativePools, build_pools, group_pools, reference_pools
+from cellspace.negatives import (
+    NegativePools,
+    build_pools,
+    group_pools,
+    reference_pools,
+    with_shared_events,
+)
 from cellspace.sequences import SequenceStore
 from cellspace.train import TrainParams, run_training
 
@@ -140,3 +146,42 @@ def test_group_pools_and_bad_pools():
     with pytest.raises(ParameterError, match="3 cells"):
         run_training(data, TrainParams(epochs=1, k=5, threads=1),
                      negatives=build_pools(np.zeros(3, np.int32), [np.arange(3)], [np.ones(3)]))
+
+
+def test_examples_of_shared_events_draw_from_the_shared_pool():
+    """Exact marginals: pool 0 (own) and pool 1 (shared) have different supports and weights;
+    the core draws from the own pool for unflagged events and no event, from the shared pool
+    for flagged events (chi-square against each pool's exact distribution)."""
+    n_cells = 12
+    own = build_pools(np.zeros(n_cells, np.int32), [np.arange(0, 6)], [np.arange(1.0, 7.0)])
+    shared = build_pools(np.zeros(n_cells, np.int32), [np.arange(4, 12)], [np.arange(8.0, 0.0, -1.0)])
+    pools = with_shared_events(own, shared, np.array([False, True, False]))
+    assert pools.n_pools == 2 and list(pools.shared_pool) == [1] * n_cells
+    n = 200_000
+    for event, pool in ((-1, 0), (0, 0), (1, 1), (2, 0)):
+        cells, prob = pools.distribution(pool)
+        draws = pools.draw(cell=3, n=n, seed=7 + event, event=event)
+        assert np.isin(draws, cells).all()  # the other pool's own cells never appear
+        counts = np.bincount(np.searchsorted(cells, draws), minlength=len(cells))
+        assert stats.chisquare(counts, n * prob).pvalue > 1e-3
+    with pytest.raises(ValueError, match="event out of range"):
+        pools.draw(cell=3, n=10, event=3)
+    with pytest.raises(ParameterError, match="cells"):
+        with_shared_events(own, build_pools(np.zeros(3, np.int32), [np.arange(3)], [np.ones(3)]), [True])
+
+
+def test_training_uses_the_shared_pool_only_for_flagged_events():
+    """Own pool = {cell 30}, shared pool = {cell 31} (cells 30, 31 open nowhere): only cell 31 is
+    ever a negative when every event is flagged, only cell 30 when none is."""
+    ds = _dataset("a", 40, 60, seed=5, density=0.1, empty_cells=10)
+    data = combine([ds])
+    params = TrainParams(epochs=1, dim=8, bucket=1000, k=5, examples_per_event=5, threads=1, seed=1)
+    own = build_pools(np.zeros(40, np.int32), [np.array([30])], [np.array([1.0])])
+    shared = build_pools(np.zeros(40, np.int32), [np.array([31])], [np.array([1.0])])
+    for flag, used, unused in ((True, 31, 30), (False, 30, 31)):
+        pools = with_shared_events(own, shared, np.full(data.n_events, flag))
+        state = run_training(data, params, negatives=pools)
+        acc = state.table[state.n_kmers : state.n_kmers + state.n_cells, params.dim]
+        assert acc[used] > 0 and acc[unused] == 0
+    with pytest.raises(ParameterError, match="one flag per event"):
+        run_training(data, params, negatives=with_shared_events(own, shared, np.ones(data.n_events + 1, bool)))

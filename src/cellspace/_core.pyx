@@ -181,7 +181,9 @@ cdef inline int add_ngrams(const Corpus* c, int32_t* rows, int w) noexcept nogil
 # word of the same product, uniform and independent of the entry, is compared with the
 # threshold: below it the entry's own cell, else its alias cell. All pools are concatenated;
 # pool p is entries [offsets[p], offsets[p + 1]). Every cell has a pool id (that of the
-# positive cell decides where its negatives come from).
+# positive cell decides where its negatives come from). Optionally every cell has a second
+# pool id, for the events flagged "shared" (one uint8 per event): an example of a flagged
+# event draws from its positive's second pool (e.g. its dataset instead of its batch).
 cdef enum:
     CS_ENTRY = 3
 ALIAS_ENTRY = CS_ENTRY
@@ -193,6 +195,9 @@ cdef struct Pools:
     const uint32_t* entries     # CS_ENTRY uint32 per entry
     int64_t n_pools
     int64_t n_cells
+    const int32_t* shared_pool  # per cell, the pool of flagged events' examples (NULL: none)
+    const uint8_t* shared_events  # per event, 1 = draw from the positive's shared pool (NULL: none)
+    int64_t n_flagged_events
 
 
 cdef inline int32_t pool_draw(const Pools* p, int64_t lo, uint64_t n, uint64_t* rng) noexcept nogil:
@@ -405,6 +410,8 @@ cdef class TrainConfig:
         const int32_t[::1] cell_pool=None,
         const int64_t[::1] pool_offsets=None,
         const uint32_t[:, ::1] pool_entries=None,
+        const int32_t[::1] shared_pool=None,
+        const uint8_t[::1] shared_events=None,
         int64_t examples_per_event=1,
         int64_t window_tokens=1,
         int64_t max_lhs=1,
@@ -478,6 +485,18 @@ cdef class TrainConfig:
             check_pools(cell_pool, pool_offsets, pool_entries)
             self.arrays.update(cell_pool=cell_pool.base, pool_offsets=pool_offsets.base,
                                pool_entries=pool_entries.base)
+            if (shared_pool is None) != (shared_events is None):
+                raise ValueError("shared pools need both shared_pool and shared_events")
+            if shared_pool is not None:
+                if shared_pool.shape[0] != cell_pool.shape[0]:
+                    raise ValueError("shared_pool needs one pool id per cell")
+                if self.has_events and shared_events.shape[0] != self.c.n_events:
+                    raise ValueError("shared_events needs one flag per event")
+                check_pools(shared_pool, pool_offsets, pool_entries)
+                self.c.pools.shared_pool = &shared_pool[0]
+                self.c.pools.shared_events = &shared_events[0] if shared_events.shape[0] > 0 else NULL
+                self.c.pools.n_flagged_events = shared_events.shape[0]
+                self.arrays.update(shared_pool=shared_pool.base, shared_events=shared_events.base)
         self.c.examples_per_event = examples_per_event
         self.c.window_tokens = window_tokens
         self.c.max_lhs = max_lhs
@@ -643,13 +662,18 @@ cdef inline float select_negatives(float* table, int stride, int d, const float*
 
 
 # --------------------------------------------------------------------------- training
-cdef inline int draw_candidates(const Config* cfg, int32_t cell, uint64_t* rng, int32_t* cands) noexcept nogil:
-    """neg_search_limit candidate table rows from the pool of global cell ``cell``; returns the count.
+cdef inline int draw_candidates(const Config* cfg, int32_t cell, int64_t event, uint64_t* rng,
+                                int32_t* cands) noexcept nogil:
+    """neg_search_limit candidate table rows from the pool of global cell ``cell`` (its shared
+    pool when ``event`` is flagged shared; ``event`` < 0: never); returns the count.
 
     The rows of the first CS_CAND_AHEAD candidates are prefetched (``select_negatives`` keeps
     prefetching that far ahead). An empty pool gives no candidates (no update then).
     """
     cdef int32_t pool = cfg.pools.cell_pool[cell]
+    if cfg.pools.shared_events != NULL and 0 <= event < cfg.pools.n_flagged_events \
+            and cfg.pools.shared_events[event]:
+        pool = cfg.pools.shared_pool[cell]
     cdef int64_t lo = cfg.pools.offsets[pool]
     cdef uint64_t n = <uint64_t>(cfg.pools.offsets[pool + 1] - lo)
     cdef int c
@@ -761,7 +785,7 @@ def train_range(TrainConfig config, uint64_t epoch_key, int64_t start, int64_t s
                 cell = cfg.indices[sc_open[slot]]
                 sc_pos[slot] = <int32_t>(cfg.cell_offset + cell)
                 prefetch_table_row(tab, stride, sc_pos[slot])
-                sc_n_cand[slot] = draw_candidates(cfg, cell, rng, sc_cands + slot * n_search)
+                sc_n_cand[slot] = draw_candidates(cfg, cell, sc_event[slot], rng, sc_cands + slot * n_search)
             # ---- forward pass: LHS vectors, positives, negatives
             for slot in range(nb):
                 forward_lhs(tab, stride, dim, sc_rows + slot * max_lhs, sc_n_rows[slot], sc_lhs + slot * dim)
@@ -849,8 +873,9 @@ def update_step(TrainConfig config, const int32_t[::1] rows, int32_t pos, const 
     return pos_sim, n_negs, loss
 
 
-def draw_negatives(TrainConfig config, int32_t cell, int64_t n, uint64_t seed):
-    """``n`` negative candidates (global cell ids) for positive global cell ``cell``.
+def draw_negatives(TrainConfig config, int32_t cell, int64_t n, uint64_t seed, int64_t event=-1):
+    """``n`` negative candidates (global cell ids) for positive global cell ``cell`` in an
+    example of ``event`` (< 0: no event, the cell's own pool).
 
     Drawn by the trainer's own pool code and RNG (splitmix64 started at ``seed``), in batches
     of ``neg_search_limit`` as in training. An empty pool gives an empty array.
@@ -860,6 +885,8 @@ def draw_negatives(TrainConfig config, int32_t cell, int64_t n, uint64_t seed):
     cdef Config c = config.c
     if cell < 0 or cell >= c.pools.n_cells:
         raise ValueError("cell out of range")
+    if c.pools.shared_pool != NULL and event >= c.pools.n_flagged_events:
+        raise ValueError("event out of range")
     c.cell_offset = 0
     cdef uint64_t state = seed
     out = np.empty(n, dtype=np.int32)
@@ -870,7 +897,7 @@ def draw_negatives(TrainConfig config, int32_t cell, int64_t n, uint64_t seed):
     cdef int m, j
     with nogil:
         while got < n:
-            m = draw_candidates(&c, cell, &state, &cands[0])
+            m = draw_candidates(&c, cell, event, &state, &cands[0])
             if m == 0:
                 break
             for j in range(m):

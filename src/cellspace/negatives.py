@@ -9,6 +9,10 @@ The default pools (:func:`reference_pools`) reproduce the reference tool's negat
 a uniform event of the positive cell's group, then a uniform open cell of that event within
 the group. Other pools (balanced across batches, mixtures, cross-dataset) are built with
 :func:`build_pools` or :func:`group_pools` and passed to training as ``negatives=``.
+
+Negatives can also depend on the event: :func:`with_shared_events` gives every cell a second
+pool, used for the examples of the events flagged shared (e.g. negatives from the positive's
+batch for events that differ between batches, from its whole dataset for the others).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NegativePools", "build_pools", "group_pools", "reference_pools", "negative_groups"]
+__all__ = ["NegativePools", "build_pools", "group_pools", "reference_pools", "negative_groups",
+           "with_shared_events"]
 
 _SCALE = float(2**32)
 
@@ -38,11 +43,15 @@ class NegativePools:
     ``cell_pool[c]`` is the pool of global cell c (used when c is the positive);
     pool p's alias entries are ``entries[offsets[p]:offsets[p + 1]]``, each
     (threshold, cell, alias cell) as uint32 (see :func:`cellspace._core.alias_entries`).
+    With ``shared_events`` (one flag per event), an example of a flagged event draws from
+    ``shared_pool[c]`` of its positive c instead.
     """
 
     cell_pool: np.ndarray  # int32, one per global cell
     offsets: np.ndarray  # int64, n_pools + 1
     entries: np.ndarray  # uint32, (n_entries, 3)
+    shared_pool: np.ndarray | None = None  # int32, one per global cell
+    shared_events: np.ndarray | None = None  # uint8, one per event
 
     @property
     def n_pools(self) -> int:
@@ -54,7 +63,8 @@ class NegativePools:
 
     @property
     def nbytes(self) -> int:
-        return int(self.cell_pool.nbytes + self.offsets.nbytes + self.entries.nbytes)
+        extra = sum(a.nbytes for a in (self.shared_pool, self.shared_events) if a is not None)
+        return int(self.cell_pool.nbytes + self.offsets.nbytes + self.entries.nbytes + extra)
 
     def distribution(self, pool: int) -> tuple[np.ndarray, np.ndarray]:
         """(cells, probabilities) that pool ``pool``'s alias table draws, cells sorted.
@@ -77,11 +87,13 @@ class NegativePools:
         nz = prob > 0
         return cells[nz].astype(np.int32), prob[nz]
 
-    def draw(self, cell: int, n: int, seed: int = 0, search_limit: int = 50) -> np.ndarray:
-        """``n`` negative candidates for positive cell ``cell``, drawn by the trainer's own code."""
+    def draw(self, cell: int, n: int, seed: int = 0, search_limit: int = 50, event: int = -1) -> np.ndarray:
+        """``n`` negative candidates for positive cell ``cell`` in an example of ``event`` (< 0:
+        none, the cell's own pool), drawn by the trainer's own code."""
         cfg = _core.TrainConfig(cell_pool=self.cell_pool, pool_offsets=self.offsets,
-                                pool_entries=self.entries, neg_search_limit=search_limit)
-        return _core.draw_negatives(cfg, int(cell), int(n), int(seed))
+                                pool_entries=self.entries, shared_pool=self.shared_pool,
+                                shared_events=self.shared_events, neg_search_limit=search_limit)
+        return _core.draw_negatives(cfg, int(cell), int(n), int(seed), int(event))
 
 
 def build_pools(
@@ -179,3 +191,23 @@ def reference_pools(data: TrainingData, by_batch: bool = False, groups: np.ndarr
     )
     # cells open in no event have weight 0: never drawn, and never a positive either
     return group_pools(groups, weights, n_groups)
+
+
+def with_shared_events(own: NegativePools, shared: NegativePools, shared_events: ArrayLike) -> NegativePools:
+    """Negatives that depend on the event: an example of an event flagged in ``shared_events``
+    (one bool per event) draws from its positive cell's pool in ``shared``, any other example
+    from its pool in ``own``. One table: ``own``'s pools, then ``shared``'s."""
+    if own.n_cells != shared.n_cells:
+        raise ParameterError(f"pools for {own.n_cells} and {shared.n_cells} cells")
+    if own.shared_pool is not None or shared.shared_pool is not None:
+        raise ParameterError("pools that already depend on the event cannot be combined")
+    flags = np.asarray(shared_events)
+    if flags.ndim != 1:
+        raise ParameterError("shared_events must be a 1-D array (one flag per event)")
+    return NegativePools(
+        cell_pool=own.cell_pool,
+        offsets=np.concatenate([own.offsets, own.offsets[-1] + shared.offsets[1:]]),
+        entries=np.ascontiguousarray(np.concatenate([own.entries, shared.entries]), dtype=np.uint32),
+        shared_pool=np.ascontiguousarray(shared.cell_pool + own.n_pools, dtype=np.int32),
+        shared_events=np.ascontiguousarray(flags != 0, dtype=np.uint8),
+    )

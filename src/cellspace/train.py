@@ -93,6 +93,13 @@ class TrainParams:
         "without --batch-key, when --epochs is at least 4 times this: train this many epochs first, "
         "infer batches from what the clusters do not explain, and train from scratch with negatives "
         "within them (0 = never; see docs/design.md)")})
+    # with batch labels: after this many epochs, the events whose openness depends on the batch
+    # within clusters of the cell rows (cellspace.batch_events) keep within-batch negatives and
+    # every other event draws from the whole dataset (docs/design.md, "Batches and datasets")
+    batch_event_epochs: int = field(default=3, metadata={"help": (
+        "with --batch-key: after this many epochs, only events that differ between batches within "
+        "clusters of cells keep negatives from the positive's batch, the others draw from its whole "
+        "dataset (0 = every event within the batch; see docs/design.md)")})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
@@ -107,6 +114,7 @@ class TrainParams:
             (self.examples_per_event >= 1, f"examples-per-event must be >= 1, got {self.examples_per_event}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_pilot_epochs >= 0, f"batch-pilot-epochs must be >= 0, got {self.batch_pilot_epochs}"),
+            (self.batch_event_epochs >= 0, f"batch-event-epochs must be >= 0, got {self.batch_event_epochs}"),
             (self.margin > 0, f"margin must be > 0, got {self.margin}"),
             (self.ngrams == 1 or self.bucket >= 1, f"bucket must be >= 1 with ngrams > 1, got {self.bucket}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
@@ -227,6 +235,7 @@ def core_config(
         n_buckets=p.n_buckets, bucket_offset=state.n_kmers + state.n_cells,
         indptr=corpus.indptr, indices=corpus.indices, cell_offset=state.n_kmers,
         cell_pool=pools.cell_pool, pool_offsets=pools.offsets, pool_entries=pools.entries,
+        shared_pool=pools.shared_pool, shared_events=pools.shared_events,
         examples_per_event=p.examples_per_event, window_tokens=window, max_lhs=max_lhs,
         total_steps=n_examples * p.epochs, lr=p.lr, margin=p.margin,
         neg_search_limit=p.neg_search_limit, max_neg=p.max_neg_samples, batch_size=p.batch_size,
@@ -396,15 +405,22 @@ def run_training(
     after every epoch (e.g. to keep snapshots of the cell rows).
     """
     params.validate()
+    per_event_at = None  # the epoch at which negatives become per event (batch events)
     if negatives is None:
         negatives = default_negatives(data, params)
         log_memory(log, "negative pools")
+        if (params.batch_key is not None and not params.freeze_sequence_rows and initial is None
+                and 0 < params.batch_event_epochs < params.epochs):
+            per_event_at = params.batch_event_epochs
         # inferred batches replace the default negatives only: not with labels or frozen rows
         if (params.batch_key is None and not params.freeze_sequence_rows
                 and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
             negatives = pilot_negatives(data, params, negatives, progress=progress) or negatives
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
+    if negatives.shared_events is not None and len(negatives.shared_events) != data.n_events:
+        raise ParameterError(f"negative pools have {len(negatives.shared_events)} event flags, need one flag per "
+                             f"event ({data.n_events})")
     if centre is None and params.centre:
         centre = negative_groups(data, params.batch_key is not None)
     if centre is not None:
@@ -454,6 +470,11 @@ def run_training(
         bridges = Bridges(data, params.k, params.bridge_weight, params.seed)
     bridged = False
     for epoch in range(state.epoch, params.epochs if until is None else min(until, params.epochs)):
+        if per_event_at is not None and epoch >= per_event_at:
+            negatives = batch_event_negatives(
+                data, params, negatives, np.array(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim]))
+            config = core_config(state, corpus, negatives, stats)
+            per_event_at = None
         if bridges is not None and epoch >= params.bridge_start and (
             not bridged or (epoch - params.bridge_start) % params.bridge_every == 0
         ):
@@ -503,12 +524,32 @@ def run_training(
     return state
 
 
+def batch_event_negatives(data: TrainingData, params: TrainParams, own: NegativePools, cells: np.ndarray,
+                          groups: np.ndarray | None = None, dataset_pools: NegativePools | None = None
+                          ) -> NegativePools:
+    """Negatives per event: the batch events (:func:`cellspace.batch_events.find_batch_events`:
+    clusters of the cell rows ``cells``, batches ``groups`` or the labels) draw from ``own``
+    (the positive's batch), every other event from the positive's whole dataset
+    (``dataset_pools``, default :func:`cellspace.negatives.reference_pools`)."""
+    from cellspace.batch_events import find_batch_events
+    from cellspace.negatives import with_shared_events
+
+    found = find_batch_events(data.events, cells, data.cell_batch if groups is None else groups, seed=params.seed)
+    log.info("negatives per event: %d batch events within the batch, %d others from the whole dataset",
+             found.n_batch_events, data.n_events - found.n_batch_events)
+    return with_shared_events(own, reference_pools(data) if dataset_pools is None else dataset_pools,
+                              ~found.batch_event)
+
+
 def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativePools,
                     progress: bool | None = None) -> NegativePools | None:
     """Reference negatives within (dataset, inferred batch), the batches inferred
     (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows after the first
     ``params.batch_pilot_epochs`` epochs of a training with the default negatives ``defaults``;
-    None when no batch is found. The training itself then starts over from a fresh table."""
+    None when no batch is found. With ``params.batch_event_epochs`` > 0, only the events that
+    differ between the inferred batches within the pilot's clusters draw within them, the
+    others from the whole dataset (:func:`batch_event_negatives`). The training itself then
+    starts over from a fresh table."""
     from cellspace.pseudo_batches import infer_batches
 
     log.info("pilot training: the first %d of %d epochs, to infer batches", params.batch_pilot_epochs,
@@ -522,7 +563,10 @@ def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativeP
         return None
     n = int(found.groups.max()) + 1
     _, groups = np.unique(np.asarray(data.cell_dataset, dtype=np.int64) * n + found.groups, return_inverse=True)
-    return reference_pools(data, groups=groups)
+    own = reference_pools(data, groups=groups)
+    if params.batch_event_epochs == 0 or True:  # PILOT-PER-EVENT: measured separately
+        return own
+    return batch_event_negatives(data, params, own, cells, groups=groups, dataset_pools=defaults)
 
 
 def centre_groups(cells: np.ndarray, groups: np.ndarray, target: np.ndarray | None = None) -> None:
