@@ -6,8 +6,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
 
-from cellspace.bench.mixing import cross_knn_accuracy, kmeans_ari, knn_entropy
+from cellspace.bench.mixing import cross_knn_accuracy, kmeans_ari, knn_entropy, unit_rows
 from cellspace.simulate import small_simulation
 from cellspace.train import TrainParams, centre_groups, train_datasets
 
@@ -93,8 +95,6 @@ def test_fifty_epochs_mix_donors_at_least_as_well_as_ten_without_labels(donor_si
 def _bootstrap_sd_of_ari_difference(a: np.ndarray, b: np.ndarray, types: np.ndarray, n: int = 200) -> float:
     """Standard deviation of ARI(a) - ARI(b) (cluster labels a, b against ``types``) over
     bootstrap resamples of the cells: the metric's own sampling error at this many cells."""
-    from sklearn.metrics import adjusted_rand_score
-
     rng = np.random.default_rng(0)
     diffs = []
     for _ in range(n):
@@ -105,21 +105,15 @@ def _bootstrap_sd_of_ari_difference(a: np.ndarray, b: np.ndarray, types: np.ndar
 
 def test_batch_key_keeps_the_types_when_a_donor_lacks_one():
     # 3 donors with their own type proportions, type 4 absent from donor 1, donor events e^1:
-    # with negatives from the positive's donor only, donor 1 is never pushed off type 4's
-    # events and drifts towards it (docs/design.md, "Batches and datasets", point 6)
-    from sklearn.cluster import KMeans
-
-    from cellspace.bench.mixing import unit_rows
-
+    # with negatives from the positive's donor only, donor 1 is never a negative of type 4's
+    # events and drifts towards them (docs/design.md, "Batches and datasets", point 6;
+    # measured here: ARI 0.709 against 0.870 without labels)
     sim = small_simulation(4, n_cells=500, n_events=800, n_types=4, donor_effect_sign="open", donor_effect=1.0,
                            donor_event_fraction=0.2, donor_type_concentration=3.0, absent_types=((0, 3),))
     types = sim.truth.cells["cell_type"].to_numpy()
-    labels = [KMeans(4, n_init=10, random_state=0).fit_predict(unit_rows(_donor_embedding(sim, key)))
-              for key in (None, "donor")]
-    from sklearn.metrics import adjusted_rand_score
-
-    plain, labelled = (adjusted_rand_score(types, lab) for lab in labels)
+    plain, labelled = (KMeans(4, n_init=10, random_state=0).fit_predict(unit_rows(_donor_embedding(sim, key)))
+                       for key in (None, "donor"))
     # the target (ARI within 0.02 of the unlabelled run), widened to twice the bootstrap
     # error of the difference where that is larger
-    floor = max(0.02, 2.0 * _bootstrap_sd_of_ari_difference(labels[1], labels[0], types))
-    assert labelled >= plain - floor
+    floor = max(0.02, 2.0 * _bootstrap_sd_of_ari_difference(labelled, plain, types))
+    assert adjusted_rand_score(types, labelled) >= adjusted_rand_score(types, plain) - floor

@@ -93,13 +93,15 @@ class TrainParams:
         "without --batch-key, when --epochs is at least 4 times this: train this many epochs first, "
         "infer batches from what the clusters do not explain, and train from scratch with negatives "
         "within them (0 = never; see docs/design.md)")})
-    # with batch labels: after this many epochs, the events whose openness depends on the batch
-    # within clusters of the cell rows (cellspace.batch_events) keep within-batch negatives and
-    # every other event draws from the whole dataset (docs/design.md, "Batches and datasets")
+    # with batch labels: this many epochs with the dataset's negatives (as without labels), then
+    # the events whose openness depends on the batch within clusters of the cell rows
+    # (cellspace.batch_events) draw negatives within the batch and every other event from the
+    # whole dataset (docs/design.md, "Batches and datasets")
     batch_event_epochs: int = field(default=3, metadata={"help": (
-        "with --batch-key: after this many epochs, only events that differ between batches within "
-        "clusters of cells keep negatives from the positive's batch, the others draw from its whole "
-        "dataset (0 = every event within the batch; see docs/design.md)")})
+        "with --batch-key: train this many epochs with negatives from the whole dataset, then only "
+        "events that differ between batches within clusters of cells draw negatives from the "
+        "positive's batch, the others from its whole dataset (0 = every event from the batch, "
+        "throughout; see docs/design.md)")})
     # mapping new cells into a trained model: every k-mer and n-gram bucket row (and its
     # AdaGrad accumulator) stays as it is; only cell rows (positives and negatives) are trained
     freeze_sequence_rows: bool = field(default=False, metadata={"cli": False})
@@ -411,7 +413,9 @@ def run_training(
         log_memory(log, "negative pools")
         if (params.batch_key is not None and not params.freeze_sequence_rows and initial is None
                 and 0 < params.batch_event_epochs < params.epochs):
-            per_event_at = params.batch_event_epochs
+            # the first epochs as without labels (the dataset's negatives), then per event
+            per_event_at, own_batch = params.batch_event_epochs, negatives
+            negatives = reference_pools(data)
         # inferred batches replace the default negatives only: not with labels or frozen rows
         if (params.batch_key is None and not params.freeze_sequence_rows
                 and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
@@ -472,7 +476,8 @@ def run_training(
     for epoch in range(state.epoch, params.epochs if until is None else min(until, params.epochs)):
         if per_event_at is not None and epoch >= per_event_at:
             negatives = batch_event_negatives(
-                data, params, negatives, np.array(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim]))
+                data, params, own_batch, np.array(state.table[state.n_kmers : state.n_kmers + state.n_cells, : params.dim]),
+                dataset_pools=negatives)
             config = core_config(state, corpus, negatives, stats)
             per_event_at = None
         if bridges is not None and epoch >= params.bridge_start and (
@@ -546,10 +551,7 @@ def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativeP
     """Reference negatives within (dataset, inferred batch), the batches inferred
     (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows after the first
     ``params.batch_pilot_epochs`` epochs of a training with the default negatives ``defaults``;
-    None when no batch is found. With ``params.batch_event_epochs`` > 0, only the events that
-    differ between the inferred batches within the pilot's clusters draw within them, the
-    others from the whole dataset (:func:`batch_event_negatives`). The training itself then
-    starts over from a fresh table."""
+    None when no batch is found. The training itself then starts over from a fresh table."""
     from cellspace.pseudo_batches import infer_batches
 
     log.info("pilot training: the first %d of %d epochs, to infer batches", params.batch_pilot_epochs,
@@ -563,10 +565,7 @@ def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativeP
         return None
     n = int(found.groups.max()) + 1
     _, groups = np.unique(np.asarray(data.cell_dataset, dtype=np.int64) * n + found.groups, return_inverse=True)
-    own = reference_pools(data, groups=groups)
-    if params.batch_event_epochs == 0 or True:  # PILOT-PER-EVENT: measured separately
-        return own
-    return batch_event_negatives(data, params, own, cells, groups=groups, dataset_pools=defaults)
+    return reference_pools(data, groups=groups)
 
 
 def centre_groups(cells: np.ndarray, groups: np.ndarray, target: np.ndarray | None = None) -> None:
