@@ -135,7 +135,10 @@ def donor_events():
     """A small simulation whose donors open their own events (independent of sequence), trained."""
     from cellspace.analysis.synthetic import trained_simulation
 
-    _, _, adata = trained_simulation(seed=0, epochs=20, donor_effect_sign="open", donor_effect=2.0)
+    # one thread (a reproducible training) and no batch pilot: the embedding must keep the donor
+    # effect that integration is tested on (the pilot may infer the donors and mix them already)
+    _, _, adata = trained_simulation(seed=0, epochs=20, train={"threads": 1, "batch_pilot_epochs": 0},
+                                     donor_effect_sign="open", donor_effect=2.0)
     return adata
 
 

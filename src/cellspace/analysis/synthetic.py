@@ -101,13 +101,17 @@ def planted_motif_model(
 _TRAINED: dict[tuple, tuple] = {}
 
 
-def trained_simulation(seed: int = 0, epochs: int = 20, dim: int = 30, **sim_overrides):
+def trained_simulation(seed: int = 0, epochs: int = 20, dim: int = 30, train: dict | None = None,
+                       **sim_overrides):
     """(simulation, model, cells AnnData) of a small simulation trained with test-sized settings.
 
+    ``train``: further ``TrainParams`` fields (e.g. ``threads=1`` for a reproducible training).
     Memoised per arguments within a process (several end-to-end tests share one training);
     treat the results as read-only.
     """
-    key = (seed, epochs, dim, tuple(sorted((k, repr(v)) for k, v in sim_overrides.items())))
+    train = dict(train or {})
+    key = (seed, epochs, dim, tuple(sorted((k, repr(v)) for k, v in train.items())),
+           tuple(sorted((k, repr(v)) for k, v in sim_overrides.items())))
     if key not in _TRAINED:
         from cellspace.simulate import simulate
         from cellspace.simulate.params import SimulationParams
@@ -116,7 +120,7 @@ def trained_simulation(seed: int = 0, epochs: int = 20, dim: int = 30, **sim_ove
         base = dict(n_cells=600, n_events=1500, event_len=300, n_types=4, n_donors=3, density=0.03)
         base.update(sim_overrides)
         sim = simulate(SimulationParams(seed=seed, **base))
-        model, adata = train_datasets(sim.datasets, TrainParams(epochs=epochs, bucket=200_000, dim=dim, seed=seed))
+        model, adata = train_datasets(sim.datasets, TrainParams(epochs=epochs, bucket=200_000, dim=dim, seed=seed, **train))
         _TRAINED[key] = (sim, model, adata)
     return _TRAINED[key]
 
