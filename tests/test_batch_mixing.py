@@ -48,11 +48,28 @@ def donor_sim():
                             donor_effect=2.0, donor_event_fraction=0.2)
 
 
-def _donor_embedding(sim, batch_key, epochs=10, **params):
+def _donor_cells(sim, batch_key, epochs=10, **params):
     datasets = [dataclasses.replace(d, batch_key=batch_key) for d in sim.datasets] if batch_key else sim.datasets
     _, cells = train_datasets(datasets, TrainParams(epochs=epochs, threads=1, seed=3, bucket=100_000,
                                                     batch_key=batch_key, **params), progress=False)
-    return cells.obsm["X_cellspace"]
+    return cells
+
+
+def _donor_embedding(sim, batch_key, epochs=10, **params):
+    return _donor_cells(sim, batch_key, epochs, **params).obsm["X_cellspace"]
+
+
+@pytest.fixture(scope="module")
+def fifty_epochs(donor_sim):
+    """Cells AnnData of 50 unlabelled epochs by batch_pilot_epochs (one training each per module)."""
+    trained = {}
+
+    def get(pilot: int):
+        if pilot not in trained:
+            trained[pilot] = _donor_cells(donor_sim, None, 50, batch_pilot_epochs=pilot)
+        return trained[pilot]
+
+    return get
 
 
 def test_batch_key_mixes_donors_at_least_as_well_as_no_labels(donor_sim):
@@ -81,11 +98,11 @@ def test_datasets_with_disjoint_atlases_meet_by_cell_type():
 
 @pytest.mark.parametrize("pilot", [5, pytest.param(0, marks=pytest.mark.xfail(
     strict=True, reason="without the batch pilot, donor-private events separate donors more with every epoch"))])
-def test_fifty_epochs_mix_donors_at_least_as_well_as_ten_without_labels(donor_sim, pilot):
+def test_fifty_epochs_mix_donors_at_least_as_well_as_ten_without_labels(donor_sim, fifty_epochs, pilot):
     types = donor_sim.truth.cells["cell_type"].to_numpy()
     donors = donor_sim.truth.cells["donor"].to_numpy()
     ten = _donor_embedding(donor_sim, None, 10)  # too short for a pilot: the default negatives
-    fifty = _donor_embedding(donor_sim, None, 50, batch_pilot_epochs=pilot)
+    fifty = fifty_epochs(pilot).obsm["X_cellspace"]
     # negatives within the batches the pilot finds leave donor-private events nothing to push
     # donors apart with, so the longer training must not mix less (docs/design.md)
     assert knn_entropy(fifty, donors, types) >= knn_entropy(ten, donors, types)
@@ -117,3 +134,17 @@ def test_batch_key_keeps_the_types_when_a_donor_lacks_one():
     # error of the difference where that is larger
     floor = max(0.02, 2.0 * _bootstrap_sd_of_ari_difference(labelled, plain, types))
     assert adjusted_rand_score(types, labelled) >= adjusted_rand_score(types, plain) - floor
+
+
+def test_the_pilots_batches_are_written_with_the_cells(donor_sim, fifty_epochs):
+    from cellspace.train import INFERRED_BATCH_KEY
+
+    donors = donor_sim.truth.cells["donor"].to_numpy()
+    cells = fifty_epochs(5)
+    inferred = cells.obs[INFERRED_BATCH_KEY].astype(str).to_numpy()
+    # the donors open their own events e^2 = 7.4x more: the pilot's groups are the donors
+    assert adjusted_rand_score(donors, inferred) > 0.8
+    assert "groups of" in cells.uns["cellspace"]["batch_pilot"]  # the decision, as logged
+    # without the pilot there is no such column and no decision
+    off = fifty_epochs(0)
+    assert INFERRED_BATCH_KEY not in off.obs and "batch_pilot" not in off.uns["cellspace"]

@@ -40,6 +40,8 @@ class CellSpaceModel:
     cell_ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     dataset_names: list[str] = field(default_factory=list)
     run_id: str = ""
+    # the batch of every cell that the batch pilot inferred without labels; empty when none was
+    inferred_batches: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
 
     @property
     def k(self) -> int:
@@ -93,6 +95,7 @@ class CellSpaceModel:
                     cell_ids=np.asarray(self.cell_ids, dtype=str),
                     dataset_names=np.asarray(self.dataset_names, dtype=str),
                     run_id=np.array(self.run_id),
+                    inferred_batches=np.asarray(self.inferred_batches, dtype=np.int32),
                 )
 
     @classmethod
@@ -119,6 +122,8 @@ class CellSpaceModel:
                     cell_ids=z["cell_ids"].astype(object),
                     dataset_names=[str(x) for x in z["dataset_names"]],
                     run_id=str(z["run_id"]),
+                    inferred_batches=(z["inferred_batches"].astype(np.int32) if "inferred_batches" in z.files
+                                      else np.empty(0, np.int32)),
                 )
         except (OSError, zipfile.BadZipFile, ValueError) as e:
             raise InputError(f"not a CellSpace model file ({e})", path) from None

@@ -37,6 +37,7 @@ from cellspace.negatives import NegativePools, negative_groups, reference_pools
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
+INFERRED_BATCH_KEY = "cellspace_inferred_batch"  # obs column of the batches the pilot inferred
 
 
 def sample_len_arg(value: str) -> int:
@@ -271,6 +272,8 @@ class TrainState:
     n_cells: int
     losses: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)  # examples/s (wall clock) per epoch
+    batch_pilot: str = ""  # the batch pilot's decision ("" when it did not run)
+    inferred_batches: np.ndarray | None = None  # its batch of every cell, when it accepted one
 
 
 def init_state(params: TrainParams, n_cells: int) -> TrainState:
@@ -407,6 +410,7 @@ def run_training(
     after every epoch (e.g. to keep snapshots of the cell rows).
     """
     params.validate()
+    inferred = None  # the batch pilot's outcome, when it runs
     per_event_at = None  # the epoch at which negatives become per event (batch events)
     if negatives is None:
         negatives = default_negatives(data, params)
@@ -419,7 +423,8 @@ def run_training(
         # inferred batches replace the default negatives only: not with labels or frozen rows
         if (params.batch_key is None and not params.freeze_sequence_rows
                 and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
-            negatives = pilot_negatives(data, params, negatives, progress=progress) or negatives
+            inferred = pilot_negatives(data, params, negatives, progress=progress)
+            negatives = inferred.negatives or negatives
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
     if negatives.shared_events is not None and len(negatives.shared_events) != data.n_events:
@@ -451,6 +456,8 @@ def run_training(
     else:
         release_free_memory()  # what reading the inputs freed, before the largest allocation
         state = init_state(params, data.n_cells)
+    if inferred is not None:
+        state.batch_pilot, state.inferred_batches = inferred.reason, inferred.groups
     log_memory(log, "table")
     n_events = data.n_events
     n_examples = n_events * params.examples_per_event
@@ -546,12 +553,22 @@ def batch_event_negatives(data: TrainingData, params: TrainParams, own: Negative
                               ~found.batch_event)
 
 
+@dataclass
+class PilotOutcome:
+    """What the batch pilot found: the negatives to train with (None: keep the defaults), the
+    inferred batch of every cell (None when no grouping was accepted) and why."""
+
+    negatives: NegativePools | None
+    groups: np.ndarray | None
+    reason: str
+
+
 def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativePools,
-                    progress: bool | None = None) -> NegativePools | None:
+                    progress: bool | None = None) -> PilotOutcome:
     """Reference negatives within (dataset, inferred batch), the batches inferred
     (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows after the first
     ``params.batch_pilot_epochs`` epochs of a training with the default negatives ``defaults``;
-    None when no batch is found. The training itself then starts over from a fresh table."""
+    no negatives when no batch is found. The training itself then starts over from a fresh table."""
     from cellspace.pseudo_batches import infer_batches
 
     log.info("pilot training: the first %d of %d epochs, to infer batches", params.batch_pilot_epochs,
@@ -562,10 +579,10 @@ def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativeP
     del pilot
     found = infer_batches(data.events, cells, seed=params.seed)
     if found.groups is None:
-        return None
+        return PilotOutcome(None, None, found.reason)
     n = int(found.groups.max()) + 1
     _, groups = np.unique(np.asarray(data.cell_dataset, dtype=np.int64) * n + found.groups, return_inverse=True)
-    return reference_pools(data, groups=groups)
+    return PilotOutcome(reference_pools(data, groups=groups), np.asarray(found.groups, dtype=np.int32), found.reason)
 
 
 def centre_groups(cells: np.ndarray, groups: np.ndarray, target: np.ndarray | None = None) -> None:
@@ -602,6 +619,8 @@ def state_to_model(state: TrainState, data: TrainingData) -> CellSpaceModel:
         + np.ascontiguousarray(state.table[nk : nk + nc, :d]).tobytes()
     ).hexdigest()[:20]
     params.update(epochs_trained=state.epoch, cellspace_version=__version__, losses=state.losses)
+    if state.batch_pilot:
+        params.update(batch_pilot_result=state.batch_pilot)
     return CellSpaceModel(
         kmer_vectors=state.table[:nk, :d],
         cell_vectors=state.table[nk : nk + nc, :d],
@@ -610,6 +629,7 @@ def state_to_model(state: TrainState, data: TrainingData) -> CellSpaceModel:
         cell_ids=data.obs.index.to_numpy(dtype=object),
         dataset_names=list(data.dataset_names),
         run_id=run_id,
+        inferred_batches=(np.empty(0, np.int32) if state.inferred_batches is None else state.inferred_batches),
     )
 
 
@@ -643,6 +663,11 @@ def cells_anndata(model: CellSpaceModel, data: TrainingData):
     adata = empty_cells_anndata(data)
     adata.obsm["X_cellspace"] = model.cell_vectors.astype(np.float32)
     adata.uns["cellspace"] = run_uns(model)
+    if len(model.inferred_batches):
+        # the batches the pilot inferred without labels (usable as a batch key downstream)
+        adata.obs[INFERRED_BATCH_KEY] = pd.Categorical([f"inferred_{g + 1}" for g in model.inferred_batches])
+    if "batch_pilot_result" in model.params:
+        adata.uns["cellspace"]["batch_pilot"] = str(model.params["batch_pilot_result"])
     return adata
 
 
