@@ -140,3 +140,11 @@ def test_profile_k_shrinks_with_the_number_of_cells():
     assert profile_k(1_600, 6) == 6  # never above the training k
     assert profile_k(60_000, 8) == 7  # 60,000 x 32,896 k-mers would take 7.9 GB
     assert profile_k(10**9, 8) == 4
+
+
+def test_bridges_are_on_by_default_with_several_datasets_and_change_nothing_with_one(disjoint_sim):
+    assert TrainParams().bridge_weight > 0
+    one = disjoint_sim.datasets[:1]
+    X = [train_datasets(one, TrainParams(epochs=7, threads=1, seed=1, bridge_weight=w, batch_pilot_epochs=0),
+                        progress=False)[1].obsm["X_cellspace"] for w in (TrainParams().bridge_weight, 0.0)]
+    np.testing.assert_array_equal(X[0], X[1])

@@ -81,10 +81,10 @@ class TrainParams:
         "during training (hurts when their cell-type proportions differ; see docs/design.md)")})
     # several datasets: train every cell also on events of the other atlases that its sequence
     # partners open (cellspace.bridges; docs/design.md, "Bridges between atlases")
-    bridge_weight: float = field(default=0.0, metadata={"help": (
+    bridge_weight: float = field(default=0.25, metadata={"help": (
         "with several datasets: bridged events per cell, as a multiple of its own open events, "
         "drawn from the events open in its nearest cells of the other datasets by k-mer profile "
-        "(0 = off; 0.25 measured best, docs/design.md)")})
+        "(0 = off; one dataset, or mapping with frozen sequence rows: never; docs/design.md)")})
     bridge_start: int = field(default=5, metadata={"help": "epoch at which the bridges are first built"})
     bridge_every: int = field(default=5, metadata={"help": "epochs between rebuilds of the bridges"})
     # without batch labels: a pilot of this many epochs, batches found in its embedding
@@ -475,7 +475,8 @@ def run_training(
         ", k-mer and bucket rows frozen" if params.freeze_sequence_rows else "",
     )
     bridges = None
-    if params.bridge_weight > 0 and len(data.dataset_names) > 1 and (until is None or until > params.bridge_start):
+    if (params.bridge_weight > 0 and len(data.dataset_names) > 1 and not params.freeze_sequence_rows
+            and (until is None or until > params.bridge_start)):
         from cellspace.bridges import Bridges  # only with bridges: it imports scikit-learn
 
         bridges = Bridges(data, params.k, params.bridge_weight, params.seed)
