@@ -9,7 +9,9 @@ import scipy.sparse as sp
 from cellspace.bench.mixing import cross_knn_accuracy, kmeans_ari
 from cellspace.bridges import (
     Bridges,
+    agreeing_partners,
     bridged_events,
+    cluster_matches,
     cluster_within,
     cross_partners,
     informative_kmers,
@@ -133,6 +135,18 @@ def test_informative_kmers_are_those_that_vary_between_clusters_in_every_dataset
     rows = np.vstack([rng.normal(size=(n // 2, 4)) + 5 * np.eye(4)[0], rng.normal(size=(n // 2, 4))])
     lab = cluster_within(rows, ds, 3, seed=0)
     assert len(set(lab[ds == 0]) & set(lab[ds == 1])) == 0 and len(np.unique(lab)) == 6
+
+
+def test_partners_are_kept_only_between_matched_clusters():
+    # dataset 0: clusters 0, 1; dataset 1: clusters 10, 11; cluster 0 looks like 11, 1 like 10
+    ds = np.array([0, 0, 1, 1])
+    clusters = np.array([0, 1, 10, 11])
+    profiles = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 1.0, 0.1], [1.0, 0, 0.1]])
+    matches = cluster_matches(profiles, clusters, ds)
+    assert matches[[0, 1, 10, 11], 1].tolist() == [11, 10, 10, 11]
+    assert matches[[0, 1, 10, 11], 0].tolist() == [0, 1, 1, 0]
+    partners = np.array([[3, 2], [2, -1], [0, 1], [1, 0]])
+    assert agreeing_partners(partners, clusters, ds, matches).tolist() == [[3, -1], [2, -1], [-1, 1], [-1, 0]]
 
 
 def test_profile_k_shrinks_with_the_number_of_cells():

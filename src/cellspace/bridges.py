@@ -13,7 +13,8 @@ the current embedding in every dataset (:func:`informative_kmers`, an F statisti
 dataset): most k-mers carry no type signal and only add noise to the cosines.
 
 Each cell's ``partners`` are its nearest cells of the other datasets by cosine of smoothed
-profiles, and its *bridged* events are a sample of the events open in its partners:
+profiles (kept when mutual, and when the two cells' clusters are matched by their mean
+profiles: :func:`agreeing_partners`), and its *bridged* events are a sample of the events open in its partners:
 :func:`bridged_events` adds them to the events x cells matrix, so that a cell is also trained
 as a positive on the other atlas' events its sequence twins open (with negatives from its
 own dataset's pool, as every positive). Only the training matrix changes; the negative
@@ -47,7 +48,7 @@ N_CLUSTERS = 10  # k-means clusters per dataset that score the k-mers ...
 N_INFORMATIVE = 2000  # ... and the k-mers kept: those that vary most between clusters in every dataset
 SMOOTH_NEIGHBORS = 30  # own-dataset neighbours a profile is averaged over
 N_PARTNERS = 15  # partners per cell in each other dataset
-MUTUAL = 50  # a partner is kept if the cell is among its MUTUAL nearest
+MUTUAL = 100  # a partner is kept if the cell is among its MUTUAL nearest
 
 
 def profile_k(n_cells: int, k: int) -> int:
@@ -127,6 +128,33 @@ def informative_kmers(profiles: np.ndarray, clusters: np.ndarray, cell_dataset: 
     if n >= len(F):
         return np.arange(len(F))
     return np.sort(np.argpartition(-F, n - 1)[:n])
+
+
+def cluster_matches(profiles: np.ndarray, clusters: np.ndarray, cell_dataset: np.ndarray) -> np.ndarray:
+    """(max cluster id + 1, n datasets): for every cluster and dataset, the cluster of that
+    dataset whose mean profile correlates best with the cluster's own mean (-1 where none)."""
+    datasets = np.unique(cell_dataset)
+    ids = np.unique(clusters)
+    means = np.array([profiles[clusters == c].mean(axis=0) for c in ids])
+    means -= means.mean(axis=1, keepdims=True)
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    home = np.array([cell_dataset[clusters == c][0] for c in ids])
+    corr = means @ means.T
+    out = np.full((int(ids.max()) + 1, int(datasets.max()) + 1), -1, dtype=np.int64)
+    for o in datasets:
+        theirs = np.flatnonzero(home == o)
+        out[ids, o] = ids[theirs[np.argmax(corr[:, theirs], axis=1)]]
+    return out
+
+
+def agreeing_partners(partners: np.ndarray, clusters: np.ndarray, cell_dataset: np.ndarray,
+                      matches: np.ndarray) -> np.ndarray:
+    """``partners`` with -1 for every partner whose cluster is not matched with the cell's
+    (in either direction, :func:`cluster_matches`)."""
+    cell = np.broadcast_to(np.arange(len(partners))[:, None], partners.shape)
+    p = np.maximum(partners, 0)
+    ok = (matches[clusters[cell], cell_dataset[p]] == clusters[p]) | (matches[clusters[p], cell_dataset[cell]] == clusters[cell])
+    return np.where((partners >= 0) & ok, partners, -1)
 
 
 def smooth_within(profiles: np.ndarray, embedding: np.ndarray, cell_dataset: np.ndarray, n_neighbors: int,
@@ -233,10 +261,11 @@ class Bridges:
     def events(self, cell_rows: np.ndarray, epoch: int) -> sp.csr_matrix:
         """The events x cells matrix with every cell's bridged events added."""
         ds = self.data.cell_dataset
-        keep = informative_kmers(self.profiles, cluster_within(cell_rows, ds, N_CLUSTERS, self.seed), ds,
-                                 N_INFORMATIVE)
+        clusters = cluster_within(cell_rows, ds, N_CLUSTERS, self.seed)
+        keep = informative_kmers(self.profiles, clusters, ds, N_INFORMATIVE)
         smoothed = smooth_within(np.ascontiguousarray(self.profiles[:, keep]), cell_rows, ds, self.smooth)
         partners = cross_partners(smoothed, ds, self.n_partners, seed=self.seed)
+        partners = agreeing_partners(partners, clusters, ds, cluster_matches(smoothed, clusters, ds))
         out = bridged_events(self.data.events, partners, self.weight, self.seed + epoch)
         log.info("epoch %d: bridges between datasets, %d bridged entries added to %d", epoch,
                  out.nnz - self.data.events.nnz, self.data.events.nnz)
