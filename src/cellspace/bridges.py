@@ -100,8 +100,10 @@ def cluster_within(embedding: np.ndarray, cell_dataset: np.ndarray, n_clusters: 
     # imported here, not at module level: scikit-learn adds ~70 MB to every training's RSS
     from sklearn.cluster import KMeans
 
+    from cellspace.bench.mixing import unit_rows
+
     out = np.empty(len(embedding), dtype=np.int64)
-    U = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    U = unit_rows(embedding)
     for d in np.unique(cell_dataset):
         idx = np.flatnonzero(cell_dataset == d)
         k = max(1, min(n_clusters, len(idx) // 10))
@@ -263,7 +265,8 @@ class Bridges:
         ds = self.data.cell_dataset
         clusters = cluster_within(cell_rows, ds, N_CLUSTERS, self.seed)
         keep = informative_kmers(self.profiles, clusters, ds, N_INFORMATIVE)
-        smoothed = smooth_within(np.ascontiguousarray(self.profiles[:, keep]), cell_rows, ds, self.smooth)
+        smoothed = smooth_within(np.ascontiguousarray(self.profiles[:, keep]), cell_rows, ds, self.smooth,
+                                 seed=self.seed)
         partners = cross_partners(smoothed, ds, self.n_partners, seed=self.seed)
         partners = agreeing_partners(partners, clusters, ds, cluster_matches(smoothed, clusters, ds))
         out = bridged_events(self.data.events, partners, self.weight, self.seed + epoch)
