@@ -148,3 +148,17 @@ def test_the_pilots_batches_are_written_with_the_cells(donor_sim, fifty_epochs):
     # without the pilot there is no such column and no decision
     off = fifty_epochs(0)
     assert INFERRED_BATCH_KEY not in off.obs and "batch_pilot" not in off.uns["cellspace"]
+
+
+def test_batch_key_at_fifty_epochs_mixes_as_well_as_the_unlabelled_pilot(donor_sim, fifty_epochs):
+    types = donor_sim.truth.cells["cell_type"].to_numpy()
+    donors = donor_sim.truth.cells["donor"].to_numpy()
+    labelled = _donor_cells(donor_sim, "donor", 50)
+    unlabelled = fifty_epochs(5).obsm["X_cellspace"]
+    # donor events e^2: the pilot finds the donors, so the labelled run trains from scratch within
+    # the labelled donors instead of keeping the offset of 3 epochs with the dataset's negatives
+    # (docs/design.md, "Batches and datasets", point 7)
+    assert "within the labelled batches" in labelled.uns["cellspace"]["batch_pilot"]
+    X = labelled.obsm["X_cellspace"]
+    assert knn_entropy(X, donors, types) >= knn_entropy(unlabelled, donors, types) - 0.01
+    assert kmeans_ari(X, types) >= kmeans_ari(unlabelled, types) - 0.02

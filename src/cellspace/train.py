@@ -87,13 +87,14 @@ class TrainParams:
         "(0 = off; one dataset, or mapping with frozen sequence rows: never; docs/design.md)")})
     bridge_start: int = field(default=5, metadata={"help": "epoch at which the bridges are first built"})
     bridge_every: int = field(default=5, metadata={"help": "epochs between rebuilds of the bridges"})
-    # without batch labels: a pilot of this many epochs, batches found in its embedding
-    # (cellspace.pseudo_batches), then the training with negatives within them; only when the
-    # pilot is at most a quarter of the training (its cost, and the types must be apart by then)
+    # a pilot of this many epochs, batches found in its embedding (cellspace.pseudo_batches),
+    # then the training from scratch with negatives within them (with labels: within the labelled
+    # batches, every event, when the pilot finds batches at all; otherwise per event, below); only
+    # when the pilot is at most a quarter of the training (its cost, and the types must be apart)
     batch_pilot_epochs: int = field(default=5, metadata={"help": (
-        "without --batch-key, when --epochs is at least 4 times this: train this many epochs first, "
-        "infer batches from what the clusters do not explain, and train from scratch with negatives "
-        "within them (0 = never; see docs/design.md)")})
+        "when --epochs is at least 4 times this: train this many epochs first, infer batches from what "
+        "the clusters do not explain, and if some are found train from scratch with negatives within "
+        "them (with --batch-key: within the labelled batches, every event; 0 = never; see docs/design.md)")})
     # with batch labels: this many epochs with the dataset's negatives (as without labels), then
     # the events whose openness depends on the batch within clusters of the cell rows
     # (cellspace.batch_events) draw negatives within the batch and every other event from the
@@ -415,16 +416,30 @@ def run_training(
     if negatives is None:
         negatives = default_negatives(data, params)
         log_memory(log, "negative pools")
-        if (params.batch_key is not None and not params.freeze_sequence_rows and initial is None
-                and 0 < params.batch_event_epochs < params.epochs):
+        per_event = (params.batch_key is not None and not params.freeze_sequence_rows and initial is None
+                     and 0 < params.batch_event_epochs < params.epochs)
+        if per_event:
             # the first epochs as without labels (the dataset's negatives), then per event
             per_event_at, own_batch = params.batch_event_epochs, negatives
             negatives = reference_pools(data)
-        # inferred batches replace the default negatives only: not with labels or frozen rows
-        if (params.batch_key is None and not params.freeze_sequence_rows
+        # the pilot: not with frozen rows, nor with labels and own-batch negatives throughout
+        if ((params.batch_key is None or per_event) and not params.freeze_sequence_rows
                 and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
             inferred = pilot_negatives(data, params, negatives, progress=progress)
-            negatives = inferred.negatives or negatives
+            if params.batch_key is None:
+                negatives = inferred.negatives or negatives
+            elif inferred.groups is not None:
+                # batches strong enough to be found without labels: a donor offset from the
+                # first epochs would stay (docs/design.md), so train from scratch within the
+                # labelled batches, every event
+                from sklearn.metrics import adjusted_rand_score  # the pilot has imported it already
+
+                agreement = adjusted_rand_score(data.cell_batch, inferred.groups)
+                inferred.reason += (f"; with --batch-key: negatives within the labelled batches, every event "
+                                    f"(ARI {agreement:.2f} with the inferred groups)")
+                log.info("batch pilot with labels: negatives within the labelled batches (ARI %.2f with the "
+                         "inferred groups)", agreement)
+                negatives, per_event_at = own_batch, None
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
     if negatives.shared_events is not None and len(negatives.shared_events) != data.n_events:
