@@ -416,15 +416,16 @@ def run_training(
     if negatives is None:
         negatives = default_negatives(data, params)
         log_memory(log, "negative pools")
-        per_event = (params.batch_key is not None and not params.freeze_sequence_rows and initial is None
-                     and 0 < params.batch_event_epochs < params.epochs)
+        # schedules that restart or change negatives apply only to a fresh table (not to mapping)
+        fresh_table = not params.freeze_sequence_rows and initial is None
+        per_event = params.batch_key is not None and fresh_table and 0 < params.batch_event_epochs < params.epochs
         if per_event:
             # the first epochs as without labels (the dataset's negatives), then per event
             per_event_at, own_batch = params.batch_event_epochs, negatives
             negatives = reference_pools(data)
         # the pilot: not with frozen rows, nor with labels and own-batch negatives throughout
-        if ((params.batch_key is None or per_event) and not params.freeze_sequence_rows
-                and 0 < 4 * params.batch_pilot_epochs <= params.epochs and initial is None):
+        pilot_fits = 0 < 4 * params.batch_pilot_epochs <= params.epochs
+        if (params.batch_key is None or per_event) and fresh_table and pilot_fits:
             inferred = pilot_negatives(data, params, negatives, progress=progress)
             if params.batch_key is None:
                 negatives = inferred.negatives or negatives
