@@ -426,9 +426,10 @@ def run_training(
         # the pilot: not with frozen rows, nor with labels and own-batch negatives throughout
         pilot_fits = 0 < 4 * params.batch_pilot_epochs <= params.epochs
         if (params.batch_key is None or per_event) and fresh_table and pilot_fits:
-            inferred = pilot_negatives(data, params, negatives, progress=progress)
-            if params.batch_key is None:
-                negatives = inferred.negatives or negatives
+            inferred = pilot_batches(data, params, negatives, progress=progress)
+            # no batches found: the defaults (with labels: the per-event schedule) stay
+            if inferred.groups is not None and params.batch_key is None:
+                negatives = inferred_pools(data, inferred.groups)
             elif inferred.groups is not None:
                 # batches strong enough to be found without labels: a donor offset from the
                 # first epochs would stay (docs/design.md), so train from scratch within the
@@ -572,20 +573,19 @@ def batch_event_negatives(data: TrainingData, params: TrainParams, own: Negative
 
 @dataclass
 class PilotOutcome:
-    """What the batch pilot found: the negatives to train with (None: keep the defaults), the
-    inferred batch of every cell (None when no grouping was accepted) and why."""
+    """What the batch pilot found: the inferred batch of every cell (None when no grouping was
+    accepted) and why."""
 
-    negatives: NegativePools | None
     groups: np.ndarray | None
     reason: str
 
 
-def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativePools,
-                    progress: bool | None = None) -> PilotOutcome:
-    """Reference negatives within (dataset, inferred batch), the batches inferred
-    (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows after the first
-    ``params.batch_pilot_epochs`` epochs of a training with the default negatives ``defaults``;
-    no negatives when no batch is found. The training itself then starts over from a fresh table."""
+def pilot_batches(data: TrainingData, params: TrainParams, defaults: NegativePools,
+                  progress: bool | None = None) -> PilotOutcome:
+    """The batches inferred (:func:`cellspace.pseudo_batches.infer_batches`) from the cell rows
+    after the first ``params.batch_pilot_epochs`` epochs of a training with the default
+    negatives ``defaults``; no groups when no batch is found. The training itself then starts
+    over from a fresh table (:func:`inferred_pools` for the negatives within the groups)."""
     from cellspace.pseudo_batches import infer_batches
 
     log.info("pilot training: the first %d of %d epochs, to infer batches", params.batch_pilot_epochs,
@@ -595,11 +595,15 @@ def pilot_negatives(data: TrainingData, params: TrainParams, defaults: NegativeP
     cells = np.array(pilot.table[pilot.n_kmers : pilot.n_kmers + pilot.n_cells, : params.dim])
     del pilot
     found = infer_batches(data.events, cells, seed=params.seed)
-    if found.groups is None:
-        return PilotOutcome(None, None, found.reason)
-    n = int(found.groups.max()) + 1
-    _, groups = np.unique(np.asarray(data.cell_dataset, dtype=np.int64) * n + found.groups, return_inverse=True)
-    return PilotOutcome(reference_pools(data, groups=groups), np.asarray(found.groups, dtype=np.int32), found.reason)
+    groups = None if found.groups is None else np.asarray(found.groups, dtype=np.int32)
+    return PilotOutcome(groups, found.reason)
+
+
+def inferred_pools(data: TrainingData, groups: np.ndarray) -> NegativePools:
+    """Reference negatives within (dataset, inferred batch ``groups``)."""
+    n = int(groups.max()) + 1
+    _, within = np.unique(np.asarray(data.cell_dataset, dtype=np.int64) * n + groups, return_inverse=True)
+    return reference_pools(data, groups=within)
 
 
 def centre_groups(cells: np.ndarray, groups: np.ndarray, target: np.ndarray | None = None) -> None:
