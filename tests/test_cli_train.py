@@ -78,7 +78,10 @@ def test_train_two_datasets_writes_cells_and_model(inputs, tmp_path, capsys):
     assert {"cell_type", "donor", "batch"} <= set(cells.obs.columns)
     model = CellSpaceModel.load(out / "model.npz")
     assert model.run_id == cells.uns["cellspace"]["run_id"]
-    assert np.allclose(model.cell_vectors, cells.obsm["X_cellspace"])
+    # the embedding holds the trained rows' directions (unit rows), their lengths in obs
+    norms = cells.obs["cellspace_norm"].to_numpy()
+    assert np.allclose(np.linalg.norm(cells.obsm["X_cellspace"], axis=1), 1.0, atol=1e-5)
+    assert np.allclose(cells.obsm["X_cellspace"] * norms[:, None], model.cell_vectors, atol=1e-6)
     assert model.bucket_vectors.shape == (5000, 8)
     assert sorted(p.name for p in out.iterdir()) == ["cells.h5ad", "model.npz", "training_log.tsv"]
     # an epoch log line with the loss and the speed

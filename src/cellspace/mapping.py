@@ -35,6 +35,7 @@ from cellspace.negatives import negative_groups
 from cellspace.train import (
     TrainParams,
     TrainState,
+    add_cell_embedding,
     empty_cells_anndata,
     init_state,
     run_training,
@@ -114,10 +115,10 @@ def map_training(model: CellSpaceModel, data: TrainingData, params: TrainParams,
 
 def mapped_cells(model: CellSpaceModel, state: TrainState, data: TrainingData):
     """AnnData of the mapped cells: obs = ids, dataset, batch, metadata;
-    ``obsm["X_cellspace"]`` in the model's space; ``uns["cellspace"]`` names the model's run."""
+    ``obsm["X_cellspace"]`` in the model's space (unit rows, as trained cells); ``uns["cellspace"]`` names the model's run."""
     adata = empty_cells_anndata(data)
     nk, d = state.n_kmers, state.params.dim
-    adata.obsm["X_cellspace"] = np.array(state.table[nk : nk + state.n_cells, :d], dtype=np.float32)
+    add_cell_embedding(adata, state.table[nk : nk + state.n_cells, :d])
     adata.uns["cellspace"] = {
         **run_uns(model),
         "mapped": json.dumps({"datasets": list(data.dataset_names), "epochs": state.epoch,

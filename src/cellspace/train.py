@@ -31,13 +31,14 @@ from cellspace.dataset import Dataset, TrainingData, combine
 from cellspace.errors import InputError, ParameterError
 from cellspace.kmers import check_train_k, kmer_row_table, n_kmer_rows
 from cellspace.memory import log_memory, release_free_memory
-from cellspace.model import CellSpaceModel
+from cellspace.model import CellSpaceModel, l2_normalize
 from cellspace.negatives import NegativePools, negative_groups, reference_pools
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 INFERRED_BATCH_KEY = "cellspace_inferred_batch"  # obs column of the batches the pilot inferred
+NORM_KEY = "cellspace_norm"  # obs column of the cell rows' norms (X_cellspace holds unit rows)
 
 
 def sample_len_arg(value: str) -> int:
@@ -679,10 +680,25 @@ def run_uns(model: CellSpaceModel) -> dict:
     }
 
 
+def add_cell_embedding(adata, cell_rows: np.ndarray) -> None:
+    """``obsm["X_cellspace"]`` = the cell rows scaled to unit length, ``obs["cellspace_norm"]``
+    = their lengths.
+
+    CellSpace compares sequences and cells by cosine similarity, so a row's direction is all
+    the model says about a cell. Its length counts the row's updates and follows the cell's
+    depth (docs/design.md, "Batches and datasets", point 4): a technical covariate that
+    Euclidean tools (silhouettes, Harmony, PCA, neighbours by default) would read as a
+    difference between cells. The model file keeps the rows as trained."""
+    rows = np.asarray(cell_rows, dtype=np.float32)
+    adata.obsm["X_cellspace"] = l2_normalize(rows)
+    adata.obs[NORM_KEY] = np.linalg.norm(rows, axis=1)
+
+
 def cells_anndata(model: CellSpaceModel, data: TrainingData):
-    """AnnData of cells: obs = ids, dataset, batch, metadata; obsm["X_cellspace"]."""
+    """AnnData of cells: obs = ids, dataset, batch, metadata, row norms; obsm["X_cellspace"]
+    (unit rows, :func:`add_cell_embedding`)."""
     adata = empty_cells_anndata(data)
-    adata.obsm["X_cellspace"] = model.cell_vectors.astype(np.float32)
+    add_cell_embedding(adata, model.cell_vectors)
     adata.uns["cellspace"] = run_uns(model)
     if len(model.inferred_batches):
         # the batches the pilot inferred without labels (usable as a batch key downstream)
