@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from batch_effects import train_overrides  # noqa: E402
+
 N_CELLS, N_EVENTS, EPOCHS = 1000, 5000, 30
+TRAIN: dict[str, object] = {}  # --train: TrainParams fields other than the checks' own
 
 
 def trained(workdir: Path, tag: str, seed: int, **sim_kwargs):
@@ -36,7 +42,7 @@ def trained(workdir: Path, tag: str, seed: int, **sim_kwargs):
 
     from cellspace.model import CellSpaceModel
 
-    base = f"{tag}{seed}"
+    base = f"{tag}{seed}" + "".join(f"_{k}{v}" for k, v in sorted(TRAIN.items()))
     path = {ext: workdir / f"{base}{ext}" for ext in (".npz", ".h5ad", ".truth.pkl")}
     if not path[".npz"].exists():
         from cellspace.simulate import simulate
@@ -45,7 +51,8 @@ def trained(workdir: Path, tag: str, seed: int, **sim_kwargs):
 
         t = time.perf_counter()
         sim = simulate(SimulationParams(seed=seed, n_cells=N_CELLS, n_events=N_EVENTS, n_types=4, **sim_kwargs))
-        model, adata = train_datasets(sim.datasets, TrainParams(epochs=EPOCHS, bucket=200_000, dim=30, seed=seed))
+        params = TrainParams(**{"epochs": EPOCHS, "bucket": 200_000, "dim": 30, "seed": seed, **TRAIN})
+        model, adata = train_datasets(sim.datasets, params)
         model.save(path[".npz"])
         adata.write_h5ad(path[".h5ad"])
         path[".truth.pkl"].write_bytes(pickle.dumps(sim.truth))
@@ -172,7 +179,11 @@ def main() -> None:
                     help="motifs: also score the ensemble embedding at these relative thresholds")
     ap.add_argument("--n-top", type=int, default=200, help="denovo: L-mers per group (contrast selection)")
     ap.add_argument("--shift", type=float, default=1.0, help="integrate: shift norm / mean cell-vector norm")
+    ap.add_argument("--train", nargs="*", default=[], metavar="FIELD=VALUE",
+                    help="CellSpace training parameters (TrainParams fields), e.g. margin=0.2; "
+                         "trained models are cached per setting")
     args = ap.parse_args()
+    TRAIN.update(train_overrides(args.train))
     args.workdir.mkdir(parents=True, exist_ok=True)
     for check in args.checks:
         if check == "integrate":
