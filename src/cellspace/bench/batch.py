@@ -59,6 +59,9 @@ BATCH_SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              "donor-specific type proportions, type6 absent from donor1, donor events e^1"),
     Scenario("depth", "donor", {**_DONORS, "donor_effect": 1.0, "donor_depth_spread": 1.0},
              "donor depth factors e^-1, 1, e^1; donor events e^1"),
+    Scenario("composition_2", "donor", {**_DONORS, "donor_effect": 2.0, "donor_type_concentration": 3.0,
+                                        "absent_types": ((0, 5),)},
+             "donor-specific type proportions, type6 absent from donor1, donor events e^2"),
     Scenario("datasets", "dataset", {**_DATASETS, "shared_regions": 0.0},
              "two datasets with disjoint event atlases"),
 ]}
