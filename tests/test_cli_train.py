@@ -1,5 +1,6 @@
 """``cellspace train``, ``embed``, ``export`` and ``import`` end to end through the CLI."""
 
+import json
 from pathlib import Path
 
 import anndata as ad
@@ -102,6 +103,10 @@ def test_export_import_round_trip_keeps_every_row(inputs, tmp_path, capsys):
     a, b = CellSpaceModel.load(out / "model.npz"), CellSpaceModel.load(tmp_path / "imp" / "model.npz")
     np.testing.assert_allclose(a.kmer_vectors, b.kmer_vectors, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(a.cell_vectors, b.cell_vectors, rtol=1e-5, atol=1e-7)
+    # imported cells carry the same run record as trained ones
+    trained, imported = (ad.read_h5ad(d / "cells.h5ad").uns["cellspace"] for d in (out, tmp_path / "imp"))
+    assert set(imported) == set(trained)
+    assert imported["run_id"] == b.run_id and json.loads(imported["params"])["imported_from"] == "model.tsv"
 
 
 def test_import_accepts_kmers_named_on_either_strand(tmp_path, capsys):

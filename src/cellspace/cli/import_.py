@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     model.save(args.out / "model.npz")
     obs = pd.DataFrame(index=pd.Index(np.asarray(model.cell_ids, dtype=str), name="cell"))
     cells = ad.AnnData(X=sp.csr_matrix((len(obs), 0), dtype=np.float32), obs=obs)
-    from cellspace.train import add_cell_embedding  # the trainer's core only when run
+    from cellspace.train import add_cell_embedding, run_uns  # the trainer's core only when run
 
     add_cell_embedding(cells, model.cell_vectors)
-    cells.uns["cellspace"] = {"run_id": model.run_id, "params": str(model.params)}
+    cells.uns["cellspace"] = run_uns(model)
     with atomic_path(args.out / "cells.h5ad") as tmp:
         cells.write_h5ad(tmp)
     log.info("imported %d k-mers (k = %d, %d missing) and %d cells, dim %d",
