@@ -59,3 +59,16 @@ def test_find_batch_events_clusters_the_cell_rows():
     assert found.batch_event[100:150].mean() > 0.9 and found.batch_event[:100].mean() <= 0.1
     with pytest.raises(Exception, match="one id per cell"):
         batch_event_test(events, cluster[:10], batch)
+
+
+def test_type_events_that_are_not_batch_events_are_shared_across_batches():
+    from cellspace.batch_events import call_type_events, shared_type_events
+
+    events, cluster, batch = _matrix(2)
+    typed, _ = call_type_events(events, cluster, 0.05)
+    assert typed[:100].mean() > 0.9  # cluster-1 events differ by cluster
+    rng = np.random.default_rng(3)
+    cells = np.where(cluster[:, None] == 1, 1.0, -1.0) * np.eye(4)[0] + 0.1 * rng.normal(size=(1000, 4))
+    shared = shared_type_events(events, cells, batch, seed=0)
+    # the type absent from batch 0 keeps negatives across batches, the batch events do not
+    assert shared[:100].mean() > 0.9 and shared[100:150].mean() <= 0.1

@@ -39,7 +39,14 @@ from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchEvents", "batch_event_test", "call_batch_events", "find_batch_events", "benjamini_hochberg"]
+__all__ = ["BatchEvents", "batch_event_test", "call_batch_events", "call_type_events", "find_batch_events",
+           "benjamini_hochberg", "shared_type_events"]
+
+# Events of batches the pilot found (shared_type_events): type events called at this FDR, batch
+# events at a looser one, since a missed batch event pushes the batches apart while a type event
+# wrongly kept within the batch costs only where a batch lacks that type (docs/design.md)
+TYPE_EVENT_FDR = 0.05
+SHARED_BATCH_FDR = 0.25
 
 
 @dataclass
@@ -114,6 +121,31 @@ def call_batch_events(events: sp.spmatrix, clusters: np.ndarray, batches: np.nda
         _, _, p = batch_event_test(A, clusters, batches, depth=depth)
         called = benjamini_hochberg(p, fdr)
     return called, p
+
+
+def call_type_events(events: sp.spmatrix, clusters: np.ndarray, fdr: float) -> tuple[np.ndarray, np.ndarray]:
+    """(called, p-values): events whose openness differs between the clusters, the test of
+    :func:`batch_event_test` with the clusters in the place of the batches and one stratum (the
+    openings of an event fall on the clusters in proportion to their cells' depth under the
+    null hypothesis), at false discovery rate ``fdr``."""
+    clusters = np.asarray(clusters)
+    _, _, p = batch_event_test(events, np.zeros(len(clusters), dtype=np.int64), clusters)
+    return benjamini_hochberg(p, fdr), p
+
+
+def shared_type_events(events: sp.spmatrix, cells: np.ndarray, batches: np.ndarray, *, seed: int = 0
+                       ) -> np.ndarray:
+    """Bool per event: the events whose negatives may span batches when the batches are strong
+    enough to be found without labels. Type events (:func:`call_type_events`, clusters of the
+    cell rows ``cells``) that are not batch events (:func:`find_batch_events` at the looser
+    ``SHARED_BATCH_FDR``): a batch that lacks a type is then a negative of that type's events,
+    and every event with any evidence of a batch effect stays within the batch."""
+    found = find_batch_events(events, cells, batches, seed=seed, fdr=SHARED_BATCH_FDR)
+    typed, _ = call_type_events(events, found.clusters, TYPE_EVENT_FDR)
+    shared = typed & ~found.batch_event
+    log.info("type events: %d of %d differ between the clusters, %d of them not by batch (negatives across "
+             "batches)", int(typed.sum()), len(typed), int(shared.sum()))
+    return shared
 
 
 def find_batch_events(events: sp.spmatrix, cells: np.ndarray, batches: np.ndarray, *, seed: int = 0,

@@ -430,19 +430,21 @@ def run_training(
             inferred = pilot_batches(data, params, negatives, progress=progress)
             # no batches found: the defaults (with labels: the per-event schedule) stay
             if inferred.groups is not None and params.batch_key is None:
-                negatives = inferred_pools(data, inferred.groups)
+                negatives = found_batch_negatives(data, params, inferred_pools(data, inferred.groups),
+                                                  inferred.cells, inferred.groups)
             elif inferred.groups is not None:
                 # batches strong enough to be found without labels: a donor offset from the
                 # first epochs would stay (docs/design.md), so train from scratch within the
-                # labelled batches, every event
+                # labelled batches (but for the type events)
                 from sklearn.metrics import adjusted_rand_score  # the pilot has imported it already
 
                 agreement = adjusted_rand_score(data.cell_batch, inferred.groups)
-                inferred.reason += (f"; with --batch-key: negatives within the labelled batches, every event "
-                                    f"(ARI {agreement:.2f} with the inferred groups)")
-                log.info("batch pilot with labels: negatives within the labelled batches (ARI %.2f with the "
-                         "inferred groups)", agreement)
-                negatives, per_event_at = own_batch, None
+                inferred.reason += (f"; with --batch-key: negatives within the labelled batches but for type "
+                                    f"events (ARI {agreement:.2f} with the inferred groups)")
+                log.info("batch pilot with labels: negatives within the labelled batches but for type events "
+                         "(ARI %.2f with the inferred groups)", agreement)
+                negatives = found_batch_negatives(data, params, own_batch, inferred.cells, data.cell_batch)
+                per_event_at = None
     elif negatives.n_cells != data.n_cells:
         raise ParameterError(f"negative pools are for {negatives.n_cells} cells, the data have {data.n_cells}")
     if negatives.shared_events is not None and len(negatives.shared_events) != data.n_events:
@@ -572,13 +574,28 @@ def batch_event_negatives(data: TrainingData, params: TrainParams, own: Negative
                               ~found.batch_event)
 
 
+def found_batch_negatives(data: TrainingData, params: TrainParams, own: NegativePools, cells: np.ndarray,
+                          batches: np.ndarray) -> NegativePools:
+    """Negatives when the pilot found batches (labelled ``batches`` or its own groups): from the
+    positive's batch (``own``), except for the type events that are not batch events
+    (:func:`cellspace.batch_events.shared_type_events` on the pilot's cell rows ``cells``),
+    which draw from its whole dataset, so that a batch lacking a type is still a negative of
+    that type's events (docs/design.md, "Batches and datasets", point 6)."""
+    from cellspace.batch_events import shared_type_events
+    from cellspace.negatives import with_shared_events
+
+    shared = shared_type_events(data.events, cells, batches, seed=params.seed)
+    return with_shared_events(own, reference_pools(data), shared)
+
+
 @dataclass
 class PilotOutcome:
     """What the batch pilot found: the inferred batch of every cell (None when no grouping was
-    accepted) and why."""
+    accepted), why, and the pilot's cell rows."""
 
     groups: np.ndarray | None
     reason: str
+    cells: np.ndarray
 
 
 def pilot_batches(data: TrainingData, params: TrainParams, defaults: NegativePools,
@@ -597,7 +614,7 @@ def pilot_batches(data: TrainingData, params: TrainParams, defaults: NegativePoo
     del pilot
     found = infer_batches(data.events, cells, seed=params.seed)
     groups = None if found.groups is None else np.asarray(found.groups, dtype=np.int32)
-    return PilotOutcome(groups, found.reason)
+    return PilotOutcome(groups, found.reason, cells)
 
 
 def inferred_pools(data: TrainingData, groups: np.ndarray) -> NegativePools:
