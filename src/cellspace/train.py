@@ -90,12 +90,12 @@ class TrainParams:
     bridge_every: int = field(default=5, metadata={"help": "epochs between rebuilds of the bridges"})
     # a pilot of this many epochs, batches found in its embedding (cellspace.pseudo_batches),
     # then the training from scratch with negatives within them (with labels: within the labelled
-    # batches, every event, when the pilot finds batches at all; otherwise per event, below); only
+    # batches but for type events, when the pilot finds batches at all; otherwise per event, below); only
     # when the pilot is at most a quarter of the training (its cost, and the types must be apart)
     batch_pilot_epochs: int = field(default=5, metadata={"help": (
         "when --epochs is at least 4 times this: train this many epochs first, infer batches from what "
         "the clusters do not explain, and if some are found train from scratch with negatives within "
-        "them (with --batch-key: within the labelled batches, every event; 0 = never; see docs/design.md)")})
+        "them (with --batch-key: within the labelled batches but for type events; 0 = never; see docs/design.md)")})
     # with batch labels: this many epochs with the dataset's negatives (as without labels), then
     # the events whose openness depends on the batch within clusters of the cell rows
     # (cellspace.batch_events) draw negatives within the batch and every other event from the
