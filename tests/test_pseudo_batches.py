@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 from cellspace.pseudo_batches import (
     _residual_scores,
     infer_batches,
+    refine_clusters,
     residual_components,
     split_half_agreement,
 )
@@ -84,3 +85,38 @@ def test_donor_groups_replicate_across_halves_of_the_events_and_noise_groups_do_
         agreement = split_half_agreement(_binary_cells_by_events(sim), types, n_components=2, n_groups=3, seed=0)
         assert (agreement.min() >= default) == replicates, agreement
         assert (agreement.max() >= default) == replicates, agreement
+
+
+def _between_share(x: np.ndarray, groups: np.ndarray) -> float:
+    """Share of the variance of ``x`` between the groups (R² of the group means)."""
+    means = np.bincount(groups, weights=x) / np.bincount(groups)
+    return float(((means[groups] - x.mean()) ** 2).sum() / ((x - x.mean()) ** 2).sum())
+
+
+def test_clusters_of_unequal_depth_leave_no_offset_in_the_residual():
+    # no donor-specific events; donors differ in depth (e^-1, 1, e^1), and every (type, donor)
+    # is its own cluster: the clusters explain everything, so nothing may stand above noise.
+    # Depth taken relative to all cells would over-predict the deep clusters on every event.
+    sim = small_simulation(1, n_cells=1200, n_events=1000, n_types=4, n_donors=3, donor_effect=0.0,
+                           donor_depth_spread=1.0)
+    c = sim.truth.cells
+    clusters = np.unique((c["cell_type"] + "/" + c["donor"]).to_numpy(), return_inverse=True)[1]
+    A = sp.csr_matrix(sim.datasets[0].events.T, dtype=np.float64)
+    A.data[:] = 1.0
+    u, s, _, _, _ = residual_components(A, clusters, 3, seed=0)
+    assert s[0] < np.sqrt(A.shape[0]) + np.sqrt(A.shape[1])  # measured 53 against the edge 66
+    assert _between_share(u[:, 0], clusters) < 0.2  # 0.93 with the depth of all cells
+
+
+def test_cells_misplaced_by_the_embedding_return_to_their_type():
+    sim = small_simulation(6, n_cells=600, n_events=1000, n_types=4, n_donors=1)
+    types = np.unique(sim.truth.cells["cell_type"].to_numpy(), return_inverse=True)[1]
+    A = sp.csr_matrix(sim.datasets[0].events.T, dtype=np.float64)
+    A.data[:] = 1.0
+    rng = np.random.default_rng(0)
+    wrong = types.copy()
+    moved = rng.choice(len(types), len(types) // 5, replace=False)
+    wrong[moved] = (types[moved] + rng.integers(1, 4, len(moved))) % 4  # a fifth in another type's cluster
+    refined, rates = refine_clusters(A, wrong)
+    assert adjusted_rand_score(types, refined) > 0.95  # from 0.6
+    assert rates.shape == (4, A.shape[1])

@@ -5,9 +5,11 @@ excess openings that fall on the same cells (the batch's) for many events and in
 of cell types. :func:`infer_batches`
 
 1. clusters the unit cell rows with k-means, the number of clusters chosen by the cosine
-   silhouette (cell types, once training has separated them);
+   silhouette (cell types, once training has separated them), then moves every cell to the
+   cluster under whose openness its own openings are most likely (a few rounds): early rows
+   place some cells among another type's, and their openings still say their type;
 2. forms the Pearson residuals of the matrix against the cell's cluster's openness of the event
-   times the cell's depth, ``(a - p) / sqrt(p)``;
+   times the cell's depth relative to the cluster's mean depth, ``(a - p) / sqrt(p)``;
 3. keeps the residual's singular components above the noise edge ``sqrt(n) + sqrt(p)`` (the
    largest singular value of an n x p matrix of unit-variance noise): structure shared by many
    events and many cells that the clusters do not explain;
@@ -40,13 +42,14 @@ from cellspace.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InferredBatches", "infer_batches", "choose_clusters", "residual_components", "split_half_agreement"]
+__all__ = ["InferredBatches", "infer_batches", "choose_clusters", "refine_clusters", "assign_clusters",
+           "residual_components", "split_half_agreement"]
 
 
 @dataclass
 class InferredBatches:
     groups: np.ndarray | None  # int32 group per cell, or None when no batch structure was accepted
-    clusters: np.ndarray  # the k-means clusters the residuals are taken against (of the sampled cells)
+    clusters: np.ndarray  # the clusters the residuals are taken against (of the sampled cells)
     singular_values: np.ndarray  # of the residual, largest first
     edge: float  # noise edge sqrt(n) + sqrt(p)
     n_components: int  # components above the edge
@@ -81,10 +84,12 @@ def choose_clusters(cells: np.ndarray, seed: int, max_clusters: int = 20) -> KMe
 
 
 def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """(u, s, vt, sqrt(cluster openness), mean depth): the top ``k`` singular components of the
-    Pearson residuals of the binary cells x events matrix ``A`` against cluster openness times
-    cell depth (depth / mean depth), largest first."""
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u, s, vt, sqrt(cluster openness), the clusters' mean depths): the top ``k`` singular
+    components of the Pearson residuals of the binary cells x events matrix ``A`` against the
+    cluster's openness times the cell's depth relative to its cluster's mean depth, largest
+    first. (Relative to the mean depth of all cells, a cluster deeper than average would be
+    over-predicted on every event: an offset per cluster that shows as type structure.)"""
     n, p = A.shape
     K = int(clusters.max()) + 1
     C = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, K))
@@ -92,8 +97,9 @@ def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: in
     M = np.asarray((C.T @ A).todense()) / size[:, None]
     M = np.maximum(M, 0.5 / size[:, None])  # an event never open in a cluster: half an opening
     depth = np.asarray(A.sum(axis=1)).ravel()
-    mean_depth = max(float(depth.mean()), 1e-12)
-    sd = np.sqrt(np.maximum(depth / mean_depth, 1e-3))
+    # the cluster's openness already holds its cells' mean depth: scale by depth relative to it
+    mean_depth = np.maximum(np.asarray(C.T @ depth).ravel() / size, 1e-12)
+    sd = np.sqrt(np.maximum(depth / mean_depth[clusters], 1e-3))
     sM = np.sqrt(M)
     # residual R = S - L with S = A / sqrt(P) on A's nonzeros and L = sqrt(P) = sd[c] * sM[cluster[c]]
     coo = A.tocoo()
@@ -116,7 +122,45 @@ def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: in
     return u[:, order], s[order], vt[order], sM, mean_depth
 
 
-def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: np.ndarray, mean_depth: float,
+def _cluster_rates(A: sp.csr_matrix, clusters: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Openings per unit of depth of every event in every cluster (n_clusters x events)."""
+    n = A.shape[0]
+    C = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, n_clusters))
+    size = np.maximum(np.asarray(C.sum(axis=0)).ravel(), 1.0)
+    openness = np.maximum(np.asarray((C.T @ A).todense()) / size[:, None], 0.5 / size[:, None])
+    depth = np.asarray(A.sum(axis=1)).ravel()
+    mean_depth = np.maximum(np.asarray(C.T @ depth).ravel() / size, 1e-12)
+    return openness / mean_depth[:, None]
+
+
+def assign_clusters(A: sp.csr_matrix, rates: np.ndarray) -> np.ndarray:
+    """The cluster under whose ``rates`` (:func:`_cluster_rates`) each cell's openings (rows of
+    ``A``) are most likely, as Poisson counts scaled by the cell's depth."""
+    depth = np.asarray(A.sum(axis=1)).ravel()
+    loglik = np.asarray(A @ np.log(rates).T) - depth[:, None] * rates.sum(axis=1)[None, :]
+    return loglik.argmax(axis=1).astype(np.int64)
+
+
+def refine_clusters(A: sp.csr_matrix, clusters: np.ndarray, iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters of the embedding corrected by the cells' own openings: every cell moves to the
+    cluster under whose openness it is most likely (:func:`assign_clusters`), ``iterations``
+    times or until none moves; empty clusters are dropped. Returns the clusters and their rates.
+
+    Early in training the embedding places some cells among another type's cells; their
+    openings, unlike their rows, still say their type, and left in the wrong cluster they
+    form residual structure that follows the types and hides a batch."""
+    labels = np.unique(np.asarray(clusters), return_inverse=True)[1].astype(np.int64)
+    rates = _cluster_rates(A, labels, int(labels.max()) + 1)
+    for _ in range(iterations):
+        moved = assign_clusters(A, rates)
+        if (moved == labels).all():
+            break
+        labels = np.unique(moved, return_inverse=True)[1].astype(np.int64)
+        rates = _cluster_rates(A, labels, int(labels.max()) + 1)
+    return labels, rates
+
+
+def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: np.ndarray, mean_depth: np.ndarray,
                      chunk: int = 20_000) -> np.ndarray:
     """Rows of the residual (as in :func:`residual_components`) times ``W`` (events x r), for
     cells not in the decomposition, in chunks of cells."""
@@ -127,7 +171,7 @@ def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: 
         for start in range(0, len(idx), chunk):
             rows = idx[start : start + chunk]
             Ak = A[rows]
-            sd = np.sqrt(np.maximum(np.asarray(Ak.sum(axis=1)).ravel() / mean_depth, 1e-3))
+            sd = np.sqrt(np.maximum(np.asarray(Ak.sum(axis=1)).ravel() / mean_depth[k], 1e-3))
             out[rows] = (Ak @ Wk) / sd[:, None] - sd[:, None] * base
     return out
 
@@ -172,8 +216,7 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
     sample = np.sort(rng.choice(n_all, size=max_cells, replace=False)) if n_all > max_cells else np.arange(n_all)
     A = A_all[sample]
     n, p = A.shape
-    cluster_model = choose_clusters(np.asarray(cells)[sample], seed)
-    clusters = cluster_model.labels_.astype(np.int64)
+    clusters, rates = refine_clusters(A, choose_clusters(np.asarray(cells)[sample], seed).labels_)
     n_clusters = int(clusters.max()) + 1
     u, s, vt, sM, mean_depth = residual_components(A, clusters, int(min(max_components, min(n, p) - 1)), seed)
     edge = float(np.sqrt(n) + np.sqrt(p))
@@ -210,7 +253,7 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
         rest = np.setdiff1d(np.arange(n_all), sample)
         all_groups = np.empty(n_all, dtype=np.int32)
         all_groups[sample] = groups
-        rest_clusters = cluster_model.predict(unit_rows(np.asarray(cells)[rest])).astype(np.int64)
+        rest_clusters = assign_clusters(A_all[rest], rates)
         scores = _residual_scores(A_all[rest], rest_clusters, vt[:r].T, sM, mean_depth)
         all_groups[rest] = group_model.predict(scores).astype(np.int32)
         groups = all_groups
