@@ -91,14 +91,10 @@ def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: in
     first. (Relative to the mean depth of all cells, a cluster deeper than average would be
     over-predicted on every event: an offset per cluster that shows as type structure.)"""
     n, p = A.shape
-    K = int(clusters.max()) + 1
-    C = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, K))
-    size = np.maximum(np.asarray(C.sum(axis=0)).ravel(), 1.0)
-    M = np.asarray((C.T @ A).todense()) / size[:, None]
-    M = np.maximum(M, 0.5 / size[:, None])  # an event never open in a cluster: half an opening
+    C = _membership(clusters, int(clusters.max()) + 1)
+    M, mean_depth = _cluster_profiles(A, C)
     depth = np.asarray(A.sum(axis=1)).ravel()
     # the cluster's openness already holds its cells' mean depth: scale by depth relative to it
-    mean_depth = np.maximum(np.asarray(C.T @ depth).ravel() / size, 1e-12)
     sd = np.sqrt(np.maximum(depth / mean_depth[clusters], 1e-3))
     sM = np.sqrt(M)
     # residual R = S - L with S = A / sqrt(P) on A's nonzeros and L = sqrt(P) = sd[c] * sM[cluster[c]]
@@ -122,14 +118,26 @@ def residual_components(A: sp.csr_matrix, clusters: np.ndarray, k: int, seed: in
     return u[:, order], s[order], vt[order], sM, mean_depth
 
 
-def _cluster_rates(A: sp.csr_matrix, clusters: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Openings per unit of depth of every event in every cluster (n_clusters x events)."""
-    n = A.shape[0]
-    C = sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, n_clusters))
+def _membership(clusters: np.ndarray, n_clusters: int) -> sp.csr_matrix:
+    """cells x clusters indicator matrix."""
+    n = len(clusters)
+    return sp.csr_matrix((np.ones(n), (np.arange(n), clusters)), shape=(n, n_clusters))
+
+
+def _cluster_profiles(A: sp.csr_matrix, C: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(openness of every event in every cluster, the clusters' mean depths) of the binary cells x
+    events matrix ``A`` and the membership ``C`` (:func:`_membership`)."""
     size = np.maximum(np.asarray(C.sum(axis=0)).ravel(), 1.0)
-    openness = np.maximum(np.asarray((C.T @ A).todense()) / size[:, None], 0.5 / size[:, None])
+    openness = np.asarray((C.T @ A).todense()) / size[:, None]
+    openness = np.maximum(openness, 0.5 / size[:, None])  # an event never open in a cluster: half an opening
     depth = np.asarray(A.sum(axis=1)).ravel()
     mean_depth = np.maximum(np.asarray(C.T @ depth).ravel() / size, 1e-12)
+    return openness, mean_depth
+
+
+def _cluster_rates(A: sp.csr_matrix, clusters: np.ndarray) -> np.ndarray:
+    """Openings per unit of depth of every event in every cluster (clusters x events)."""
+    openness, mean_depth = _cluster_profiles(A, _membership(clusters, int(clusters.max()) + 1))
     return openness / mean_depth[:, None]
 
 
@@ -150,13 +158,13 @@ def refine_clusters(A: sp.csr_matrix, clusters: np.ndarray, iterations: int = 3)
     openings, unlike their rows, still say their type, and left in the wrong cluster they
     form residual structure that follows the types and hides a batch."""
     labels = np.unique(np.asarray(clusters), return_inverse=True)[1].astype(np.int64)
-    rates = _cluster_rates(A, labels, int(labels.max()) + 1)
+    rates = _cluster_rates(A, labels)
     for _ in range(iterations):
         moved = assign_clusters(A, rates)
         if (moved == labels).all():
             break
         labels = np.unique(moved, return_inverse=True)[1].astype(np.int64)
-        rates = _cluster_rates(A, labels, int(labels.max()) + 1)
+        rates = _cluster_rates(A, labels)
     return labels, rates
 
 
