@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from cellspace.pseudo_batches import (
     _residual_scores,
+    held_component,
     infer_batches,
     refine_clusters,
     residual_components,
@@ -120,3 +121,35 @@ def test_cells_misplaced_by_the_embedding_return_to_their_type():
     refined, rates = refine_clusters(A, wrong)
     assert adjusted_rand_score(types, refined) > 0.95  # from 0.6
     assert rates.shape == (4, A.shape[1])
+
+
+def test_a_cluster_that_merges_two_types_is_split_and_the_donors_found():
+    # the embedding puts two of the four types together: their difference is the residual's largest
+    # component, held by that one cluster; a batch's component spreads over every cluster
+    sim = small_simulation(4, n_cells=500, n_events=1200, n_types=4, donor_effect_sign="open",
+                           donor_effect=2.0, donor_event_fraction=0.2)
+    c = sim.truth.cells
+    types = np.unique(c["cell_type"].to_numpy(), return_inverse=True)[1]
+    merged = np.where(types == 3, 2, types)
+    cells = _type_embedding(merged.astype(str), 0)
+    unsplit = infer_batches(sim.datasets[0].events, cells, seed=0, max_splits=0)
+    assert unsplit.groups is None or adjusted_rand_score(c["donor"], unsplit.groups) < 0.5, unsplit.reason
+    found = infer_batches(sim.datasets[0].events, cells, seed=0)
+    assert found.n_splits >= 1, found.reason
+    assert adjusted_rand_score(types, found.clusters) > 0.9
+    assert found.groups is not None, found.reason
+    assert adjusted_rand_score(c["donor"], found.groups) > 0.8
+
+
+def test_a_batch_component_is_not_held_by_one_cluster():
+    sim = small_simulation(4, n_cells=500, n_events=1200, n_types=4, donor_effect_sign="open",
+                           donor_effect=2.0, donor_event_fraction=0.2)
+    A = _binary_cells_by_events(sim)
+    types = np.unique(sim.truth.cells["cell_type"].to_numpy(), return_inverse=True)[1]
+    u, s, _, _, _ = residual_components(A, types, 3, seed=0)
+    r = int((s > np.sqrt(A.shape[0]) + np.sqrt(A.shape[1])).sum())
+    assert r >= 1
+    assert held_component(u[:, :r], types) is None
+    merged = np.where(types == 3, 2, types)
+    u, s, _, _, _ = residual_components(A, merged, 3, seed=0)
+    assert held_component(u[:, :1], merged) == (0, 2)

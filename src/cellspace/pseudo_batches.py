@@ -12,7 +12,10 @@ of cell types. :func:`infer_batches`
    times the cell's depth relative to the cluster's mean depth, ``(a - p) / sqrt(p)``;
 3. keeps the residual's singular components above the noise edge ``sqrt(n) + sqrt(p)`` (the
    largest singular value of an n x p matrix of unit-variance noise): structure shared by many
-   events and many cells that the clusters do not explain;
+   events and many cells that the clusters do not explain. A component held by one cluster
+   (most of its squared scores in that cluster's cells) is two types the clusters merged, not
+   a batch, which spreads over every cluster: that cluster is split in two along it, the
+   clusters refined again and the residual taken anew (a few times at most);
 4. groups the cells by k-means on their scores on those components (2 to r + 1 groups for r
    components, chosen by the silhouette), and accepts the grouping only if it cuts across the
    clusters (adjusted mutual information with them below ``max_ami``), no group is tiny, and
@@ -43,7 +46,7 @@ from cellspace.errors import ParameterError
 log = logging.getLogger(__name__)
 
 __all__ = ["InferredBatches", "infer_batches", "choose_clusters", "refine_clusters", "assign_clusters",
-           "residual_components", "split_half_agreement"]
+           "residual_components", "held_component", "split_half_agreement"]
 
 
 @dataclass
@@ -53,6 +56,7 @@ class InferredBatches:
     singular_values: np.ndarray  # of the residual, largest first
     edge: float  # noise edge sqrt(n) + sqrt(p)
     n_components: int  # components above the edge
+    n_splits: int  # clusters split because a residual component lay within one of them
     ami: float  # adjusted mutual information of the groups with the clusters (nan without groups)
     replication: float  # lowest ARI between the groupings of two halves of the events (nan: not tested)
     reason: str  # why the groups were accepted or not
@@ -184,6 +188,37 @@ def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: 
     return out
 
 
+def held_component(u: np.ndarray, clusters: np.ndarray, max_outside: float = 0.5) -> tuple[int, int] | None:
+    """(component, cluster) of the first column of ``u`` (unit left singular vectors of the
+    residual, largest first) that one cluster holds: the cells outside that cluster carry less
+    than ``max_outside`` times the share of its squared scores that an even spread would give
+    them (their share of the cells); None if there is none.
+
+    Such a component is structure inside one cluster (two types the clusters merged); a batch
+    opens its events in every cluster, and its component's squared scores spread over the
+    clusters about as their sizes do."""
+    n_clusters = int(clusters.max()) + 1
+    counts = np.bincount(clusters, minlength=n_clusters)
+    outside_cells = 1.0 - counts / len(clusters)
+    for j in range(u.shape[1]):
+        energy = np.bincount(clusters, weights=u[:, j] ** 2, minlength=n_clusters)
+        outside = 1.0 - energy / max(float(energy.sum()), 1e-300)
+        ratio = outside / np.maximum(outside_cells, 1e-12)
+        c = int(ratio.argmin())
+        if ratio[c] < max_outside and counts[c] >= 2:
+            return j, c
+    return None
+
+
+def _split_cluster(clusters: np.ndarray, scores: np.ndarray, cluster: int, seed: int) -> np.ndarray:
+    """``clusters`` with ``cluster`` cut in two by 2-means of its cells' ``scores`` (one column)."""
+    idx = np.flatnonzero(clusters == cluster)
+    halves = KMeans(2, n_init=3, random_state=seed).fit_predict(scores[idx].reshape(-1, 1))
+    out = clusters.copy()
+    out[idx[halves == 1]] = int(clusters.max()) + 1
+    return out
+
+
 def split_half_agreement(A: sp.csr_matrix, clusters: np.ndarray, n_components: int, n_groups: int, seed: int,
                          splits: int = 3) -> np.ndarray:
     """Adjusted Rand index between the groupings of two disjoint random halves of the events,
@@ -206,13 +241,15 @@ def split_half_agreement(A: sp.csr_matrix, clusters: np.ndarray, n_components: i
 
 def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_components: int = 10,
                   max_ami: float = 0.1, max_share: float = 0.6, min_fraction: float = 0.02,
-                  min_replication: float = 0.2, max_cells: int = 20_000) -> InferredBatches:
+                  min_replication: float = 0.1, max_cells: int = 20_000, max_splits: int = 3) -> InferredBatches:
     """Batches of the cells (see the module doc) from the binary events x cells matrix ``events``
     and the current cell vectors ``cells`` (one row per cell). A grouping is accepted when its
     adjusted mutual information with the clusters is at most ``max_ami``, no group has more
     than ``max_share`` of its cells in one cluster, every group has at least ``min_fraction``
     of the cells, and two halves of the events find the same groups (adjusted Rand index at
-    least ``min_replication`` in each of 3 splits, :func:`split_half_agreement`). With more than ``max_cells`` cells, clusters, residual
+    least ``min_replication`` in each of 3 splits, :func:`split_half_agreement`). Up to
+    ``max_splits`` times, a cluster that holds a residual component above the edge
+    (:func:`held_component`) is split along it first. With more than ``max_cells`` cells, clusters, residual
     components and groups are found on a random sample of that many, and every other cell
     joins the nearest cluster and the nearest group of its residual scores."""
     n_all = events.shape[1]
@@ -225,18 +262,26 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
     A = A_all[sample]
     n, p = A.shape
     clusters, rates = refine_clusters(A, choose_clusters(np.asarray(cells)[sample], seed).labels_)
-    n_clusters = int(clusters.max()) + 1
-    u, s, vt, sM, mean_depth = residual_components(A, clusters, int(min(max_components, min(n, p) - 1)), seed)
     edge = float(np.sqrt(n) + np.sqrt(p))
-    r = int((s > edge).sum())
+    n_splits = 0
+    while True:
+        u, s, vt, sM, mean_depth = residual_components(A, clusters, int(min(max_components, min(n, p) - 1)), seed)
+        r = int((s > edge).sum())
+        held = held_component(u[:, :r], clusters) if n_splits < max_splits else None
+        if held is None:
+            break
+        clusters, rates = refine_clusters(A, _split_cluster(clusters, u[:, held[0]], held[1], seed))
+        n_splits += 1
+    n_clusters = int(clusters.max()) + 1
 
     def result(groups: np.ndarray | None, ami: float, reason: str, replication: float = float("nan")
                ) -> InferredBatches:
-        reason += (f" ({n_clusters} clusters, {r} residual component(s) above the noise edge {edge:.1f}, "
+        split = f", {n_splits} split along a residual component" if n_splits else ""
+        reason += (f" ({n_clusters} clusters{split}, {r} residual component(s) above the noise edge {edge:.1f}, "
                    f"largest {s[0]:.1f})")
         log.info("inferred batches: %s", reason)
         return InferredBatches(groups=groups, clusters=clusters, singular_values=s, edge=edge, n_components=r,
-                               ami=ami, replication=replication, reason=reason)
+                               n_splits=n_splits, ami=ami, replication=replication, reason=reason)
 
     if r == 0:
         return result(None, float("nan"), "none: no residual structure above noise")
