@@ -15,7 +15,8 @@ of cell types. :func:`infer_batches`
    events and many cells that the clusters do not explain. A component held by one cluster
    (most of its squared scores in that cluster's cells) is two types the clusters merged, not
    a batch, which spreads over every cluster: that cluster is split in two along it, the
-   clusters refined again and the residual taken anew (a few times at most);
+   clusters refined again and the residual taken anew, until no cluster holds a component
+   (or a cut is undone by the refinement);
 4. groups the cells by k-means on their scores on those components (2 to r + 1 groups for r
    components, chosen by the silhouette), and accepts the grouping only if it cuts across the
    clusters (adjusted mutual information with them below ``max_ami``), no group is tiny, and
@@ -188,26 +189,40 @@ def _residual_scores(A: sp.csr_matrix, clusters: np.ndarray, W: np.ndarray, sM: 
     return out
 
 
-def held_component(u: np.ndarray, clusters: np.ndarray, max_outside: float = 0.5) -> tuple[int, int] | None:
-    """(component, cluster) of the first column of ``u`` (unit left singular vectors of the
-    residual, largest first) that one cluster holds: the cells outside that cluster carry less
-    than ``max_outside`` times the share of its squared scores that an even spread would give
-    them (their share of the cells); None if there is none.
+def held_component(u: np.ndarray, clusters: np.ndarray, max_outside: float = 0.5) -> tuple[int, np.ndarray] | None:
+    """(cluster, unit direction ``w``) such that the component ``u @ w`` (``u``: the unit left
+    singular vectors of the residual above the edge, largest first) is held by that cluster: the
+    cells outside it carry less than ``max_outside`` times the share of its squared scores that
+    an even spread would give them (their share of the cells); None if there is none.
 
-    Such a component is structure inside one cluster (two types the clusters merged); a batch
-    opens its events in every cluster, and its component's squared scores spread over the
-    clusters about as their sizes do."""
+    A component held by one cluster is structure inside it (two types the clusters merged); a
+    batch opens its events in every cluster, and its component's squared scores spread over the
+    clusters about as their sizes do. The components themselves are tried first, largest first;
+    then, for each cluster, the combination most concentrated in its cells (top eigenvector of
+    ``u_c.T @ u_c`` over the cluster's rows ``u_c``), lowest ratio first: two merged pairs of types
+    in two clusters give components of similar size that the decomposition mixes, so that no
+    single one is held."""
+    n, r = u.shape
+    if r == 0:
+        return None
     n_clusters = int(clusters.max()) + 1
     counts = np.bincount(clusters, minlength=n_clusters)
-    outside_cells = 1.0 - counts / len(clusters)
-    for j in range(u.shape[1]):
-        energy = np.bincount(clusters, weights=u[:, j] ** 2, minlength=n_clusters)
-        outside = 1.0 - energy / max(float(energy.sum()), 1e-300)
-        ratio = outside / np.maximum(outside_cells, 1e-12)
+    outside_cells = np.maximum(1.0 - counts / n, 1e-12)
+    splittable = counts >= 2
+    for j in range(r):
+        inside = np.bincount(clusters, weights=u[:, j] ** 2, minlength=n_clusters) / max(float(u[:, j] @ u[:, j]), 1e-300)
+        ratio = np.where(splittable, (1.0 - inside) / outside_cells, np.inf)
         c = int(ratio.argmin())
-        if ratio[c] < max_outside and counts[c] >= 2:
-            return j, c
-    return None
+        if ratio[c] < max_outside:
+            return c, np.eye(r)[j]
+    best, best_ratio = None, max_outside
+    for c in np.flatnonzero(splittable):
+        uc = u[clusters == c]
+        values, vectors = np.linalg.eigh(uc.T @ uc)
+        ratio = (1.0 - values[-1]) / outside_cells[c]
+        if ratio < best_ratio:
+            best, best_ratio = (int(c), vectors[:, -1]), ratio
+    return best
 
 
 def _split_cluster(clusters: np.ndarray, scores: np.ndarray, cluster: int, seed: int) -> np.ndarray:
@@ -241,7 +256,7 @@ def split_half_agreement(A: sp.csr_matrix, clusters: np.ndarray, n_components: i
 
 def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_components: int = 10,
                   max_ami: float = 0.1, max_share: float = 0.6, min_fraction: float = 0.02,
-                  min_replication: float = 0.1, max_cells: int = 20_000, max_splits: int = 3) -> InferredBatches:
+                  min_replication: float = 0.1, max_cells: int = 20_000, max_splits: int = 20) -> InferredBatches:
     """Batches of the cells (see the module doc) from the binary events x cells matrix ``events``
     and the current cell vectors ``cells`` (one row per cell). A grouping is accepted when its
     adjusted mutual information with the clusters is at most ``max_ami``, no group has more
@@ -270,7 +285,10 @@ def infer_batches(events: sp.spmatrix, cells: np.ndarray, *, seed: int = 0, max_
         held = held_component(u[:, :r], clusters) if n_splits < max_splits else None
         if held is None:
             break
-        clusters, rates = refine_clusters(A, _split_cluster(clusters, u[:, held[0]], held[1], seed))
+        split, split_rates = refine_clusters(A, _split_cluster(clusters, u[:, :r] @ held[1], held[0], seed))
+        if split.max() <= clusters.max():  # the cells' openings undo the cut: no second type there
+            break
+        clusters, rates = split, split_rates
         n_splits += 1
     n_clusters = int(clusters.max()) + 1
 
